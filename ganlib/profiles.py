@@ -1,0 +1,76 @@
+"""Profiles: one switch that sizes every chapter for where it runs.
+
+``ci``  -- CI and nbval: every cell runs in about a minute on 2 CPU cores.
+``cpu`` -- a laptop: visibly learned results in at most ~10 minutes.
+``gpu`` -- Colab or a workstation: the real data set and the paper's settings.
+
+The profile comes from the argument, else the ``GANLIB_PROFILE`` environment
+variable, else it is chosen automatically: ``gpu`` where CUDA is available,
+``ci`` where the ``CI`` environment variable is set, otherwise ``cpu``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional, TypeVar
+
+PROFILES = ("ci", "cpu", "gpu")
+
+T = TypeVar("T")
+
+
+def _check(name: str, where: str) -> str:
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r} ({where}); choose one of {', '.join(PROFILES)}, "
+            f"e.g. GANLIB_PROFILE=cpu, or unset it to choose automatically"
+        )
+    return key
+
+
+def get_profile(name: Optional[str] = None) -> str:
+    """Return the active profile name: ``name``, else ``$GANLIB_PROFILE``, else automatic."""
+    if name:
+        return _check(name, "passed as an argument")
+    env = os.environ.get("GANLIB_PROFILE", "").strip()
+    if env:
+        return _check(env, "from GANLIB_PROFILE")
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return "gpu"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    if os.environ.get("CI"):
+        return "ci"
+    return "cpu"
+
+
+def choose(profile: Optional[str] = None, /, **configs: T) -> T:
+    """Pick the config for ``profile`` from one config per profile.
+
+    >>> choose("ci", ci=1, cpu=2, gpu=3)
+    1
+    """
+    key = get_profile(profile)
+    missing = [p for p in PROFILES if p not in configs]
+    extra = [k for k in configs if k not in PROFILES]
+    if missing or extra:
+        raise ValueError(
+            f"choose() needs exactly one config per profile {PROFILES}; "
+            f"missing {missing}, unknown {extra}"
+        )
+    return configs[key]
+
+
+def override(config: T, **changes) -> T:
+    """A copy of the dataclass ``config`` with some fields changed; unknown fields are an error."""
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise ValueError(
+            f"{type(config).__name__} has no field(s) {unknown}; its fields are {sorted(names)}"
+        )
+    return dataclasses.replace(config, **changes)
