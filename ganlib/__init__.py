@@ -8,3 +8,14 @@ __all__ = [
     "PROFILES", "choose", "get_profile", "override",
     "count_parameters", "get_device", "seed_everything", "set_threads", "setup",
 ]
+
+_SUBMODULES = {"classifier", "data", "distributed", "losses", "metrics", "models", "nn", "student",
+               "train", "viz"}
+
+
+def __getattr__(name: str):
+    """``ganlib.models``, ``ganlib.losses``... are imported on first use."""
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'ganlib' has no attribute {name!r}")

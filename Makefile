@@ -1,0 +1,33 @@
+# The book's two commands (see README.md):
+#   make book   set up .venv if needed, execute every chapter (GANLIB_PROFILE, default cpu)
+#               and build the HTML book into book/_build/html
+#   make test   set up .venv if needed and run every test: pytest units and learning tests,
+#               every notebook under nbval (ci profile), pairs in sync, student versions
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# torch and torchvision as tested; pip takes them from the local disk on the build machines
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test setup clean-book
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[test,book]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	@touch $@
+
+book: $(STAMP)
+	GANLIB_PROFILE=$${GANLIB_PROFILE:-cpu} $(PY) tools/build_book.py
+
+test: $(STAMP)
+	GANLIB_PROFILE=ci OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests notebooks \
+	    --nbval-lax -p no:cacheprovider -q -rfE
+
+clean-book:
+	rm -rf book/_build

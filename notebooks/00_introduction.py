@@ -1,0 +1,432 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 0. Introduction: what a GAN is, and how this book works
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ganbook/ganbook/blob/main/notebooks/00_introduction.ipynb)
+#
+# **What you will build.** The original generative adversarial network (Goodfellow et al.
+# 2014): a generator $G$ that turns noise into samples and a discriminator $D$ that tells
+# samples from real data, trained against each other. First on a 2-D mixture of eight
+# Gaussians on a ring, where we can *count* which modes the generator reaches, then on the
+# real handwritten digits that ship with scikit-learn.
+#
+# **Learning objectives.** After this chapter you can
+# - write the GAN minimax objective and say which network minimises and which maximises it;
+# - explain why the generator uses the *non-saturating* loss $-\log D(G(z))$;
+# - explain why losses take *logits* (`binary_cross_entropy_with_logits`) rather than a Sigmoid followed by `BCELoss`;
+# - run any chapter of this book in its `ci`, `cpu` or `gpu` profile, and read a learning test.
+#
+# **Prerequisites.** Python, PyTorch basics (modules, optimisers, autograd), and probability
+# at the level of "a Gaussian" and "an expectation".
+
+# %%
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book's repository
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/ganbook/ganbook"], check=True)
+
+# %%
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import ganlib
+from ganlib import viz
+from ganlib.data import TensorBatches, load_digits
+from ganlib.data.toy2d import mode_coverage, ring_centres, ring_of_gaussians
+from ganlib.train import fit
+
+device = ganlib.setup(seed=0)
+
+
+# %% tags=["parameters"]
+@dataclass
+class IntroConfig:
+    ring_steps: int = 2000      # GAN steps on the 2-D ring
+    digits_steps: int = 4000    # GAN steps on the 8x8 digits
+    batch_size: int = 256
+    z_dim: int = 8
+    hidden: int = 128           # width of the MLPs on the ring
+    digits_hidden: int = 256    # width of the MLPs on the digits
+    lr: float = 1e-3            # Adam, beta1 = 0.5 as in DCGAN (Radford et al. 2016)
+
+
+PROFILE = ganlib.get_profile()  # "ci", "cpu" or "gpu": GANLIB_PROFILE, else chosen automatically
+cfg = ganlib.choose(PROFILE,
+                    ci=IntroConfig(ring_steps=1500, digits_steps=600),
+                    cpu=IntroConfig(),
+                    gpu=IntroConfig(digits_steps=10000))
+print(PROFILE, cfg)
+
+# %% [markdown]
+# ## How this book works
+#
+# **Profiles.** Every chapter reads its knobs from the cell above, one config per profile:
+#
+# | profile | where | budget | what it shows |
+# |---|---|---|---|
+# | `ci` | continuous integration | about a minute on 2 CPU cores | every cell runs, every check passes |
+# | `cpu` | your laptop | at most ~10 minutes | visibly learned results |
+# | `gpu` | Colab or a workstation | hours, resumable | the real data set with the paper's settings |
+#
+# The profile comes from the environment variable `GANLIB_PROFILE`; without it, `gpu` is
+# chosen where CUDA is available, `ci` where the variable `CI` is set, `cpu` otherwise. All
+# three run the same code: a profile only changes sizes and step counts.
+#
+# **Anatomy of a chapter.** Title and objectives; setup; the parameters cell; the idea with
+# its equations; the model built step by step, each piece followed by a *check* cell that
+# asserts something and by a check that the book's inline code equals the `ganlib` version;
+# data; training; pictures; a measured number against a baseline; pitfalls; exercises.
+#
+# **Learning tests.** Each model in `ganlib` has a test that trains it briefly on CPU and
+# asserts a *quality number* against a baseline, for example "the GAN covers all 8 modes of
+# the ring, an untrained generator covers none" (`tests/test_introduction.py`). Shape checks
+# alone cannot tell a working GAN from a broken one; a learning test can.
+
+# %% [markdown]
+# ## The idea
+#
+# A generator $G$ maps noise $z \sim p_z = \mathcal{N}(0, I)$ (`torch.randn(n, z_dim)`) to a
+# sample $G(z)$ (`G(z)`). A discriminator $D$ outputs a logit $D(x)$ (`D(x)`); its probability
+# that $x$ is real is $\sigma(D(x))$. The two play the minimax game
+#
+# $$\min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}[\log \sigma(D(x))] + \mathbb{E}_{z \sim p_z}[\log(1 - \sigma(D(G(z))))].$$
+#
+# For a fixed $G$ the best discriminator is $\sigma(D^*(x)) = p_\text{data}(x) / (p_\text{data}(x) + p_g(x))$,
+# and at that discriminator $V = 2\,\mathrm{JS}(p_\text{data} \| p_g) - \log 4$: the generator is
+# pushed towards the data distribution.
+#
+# **The non-saturating loss.** Early in training $D$ rejects the fakes easily, so
+# $\sigma(D(G(z))) \approx 0$ and $\log(1 - \sigma(D(G(z))))$ is flat: its gradient vanishes.
+# Goodfellow et al. therefore train $G$ to *maximise* $\log \sigma(D(G(z)))$ instead
+# (`g_loss_nonsaturating`), which has the same fixed point and strong gradients exactly when
+# $G$ is bad.
+#
+# ```
+#  z ~ N(0, I) --> [ G ] --> G(z) --\
+#                                    >--> [ D ] --> logit --> loss
+#  x ~ data  -----------------------/
+# ```
+
+# %% [markdown]
+# ## Build it step by step
+#
+# ### The losses, from logits
+
+# %%
+def d_loss(real_logits, fake_logits):
+    """-E[log sigma(D(x))] - E[log(1 - sigma(D(G(z))))], computed stably from logits."""
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def g_loss(fake_logits):
+    """Non-saturating: -E[log sigma(D(G(z)))]."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+# %%
+# Check: a discriminator that is unsure (logit 0 -> probability 1/2) pays log 2 per term.
+zero = torch.zeros(4)
+assert torch.isclose(d_loss(zero, zero), 2 * torch.log(torch.tensor(2.0)))
+assert torch.isclose(g_loss(zero), torch.log(torch.tensor(2.0)))
+# A confident, correct D (real logit +10, fake logit -10) pays almost nothing; G pays ~10.
+assert d_loss(torch.full((4,), 10.0), torch.full((4,), -10.0)) < 1e-4
+assert abs(g_loss(torch.full((4,), -10.0)) - 10.0) < 1e-3
+# The book's inline version is ganlib's version.
+r, f = torch.randn(16), torch.randn(16)
+assert torch.allclose(d_loss(r, f), ganlib.losses.d_loss_bce(r, f))
+assert torch.allclose(g_loss(f), ganlib.losses.g_loss_nonsaturating(f))
+print("losses ok")
+
+# %% [markdown]
+# Why the non-saturating loss: the gradient of each generator loss with respect to the
+# logit of a fake that $D$ rejects confidently (logit $-5$):
+
+# %%
+logit = torch.tensor([-5.0], requires_grad=True)
+(g_sat,) = torch.autograd.grad(ganlib.losses.g_loss_saturating(logit), logit)
+logit = torch.tensor([-5.0], requires_grad=True)
+(g_ns,) = torch.autograd.grad(g_loss(logit), logit)
+print(f"d loss / d logit: saturating {g_sat.item():+.4f}   non-saturating {g_ns.item():+.4f}")
+assert abs(g_sat.item()) < 0.01 < 0.9 < abs(g_ns.item())
+
+
+# %% [markdown]
+# ### The networks and the training step
+#
+# Two small multilayer perceptrons. $D$ ends in a linear layer: it returns logits, and the
+# loss applies the sigmoid inside `binary_cross_entropy_with_logits`.
+
+# %%
+def mlp(sizes, act):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+torch.manual_seed(0)
+G_inline = mlp([cfg.z_dim, cfg.hidden, cfg.hidden, 2], nn.ReLU)
+torch.manual_seed(0)
+G_lib = ganlib.models.MLPGenerator(z_dim=cfg.z_dim, out_dim=2, hidden=cfg.hidden, layers=3)
+z = torch.randn(5, cfg.z_dim)
+assert G_inline(z).shape == (5, 2)
+assert torch.equal(G_inline(z), G_lib(z)), "the inline MLP and ganlib.models.MLPGenerator differ"
+print("G:", ganlib.count_parameters(G_lib), "parameters")
+
+
+# %% [markdown]
+# One training step, in the order of Algorithm 1 of the paper: update $D$ on a real batch and
+# a fake batch (the fakes *detached*, so this step does not change $G$), then update $G$ on
+# fresh noise. This is `ganlib.models.mlp_gan.gan_step`.
+
+# %%
+def gan_step(G, D, opt_g, opt_d, real):
+    fake = G(torch.randn(len(real), G.z_dim))
+    loss_d = d_loss(D(real), D(fake.detach()))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    loss_g = g_loss(D(G(torch.randn(len(real), G.z_dim))))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"d_loss": loss_d.detach(), "g_loss": loss_g.detach()}
+
+
+# %%
+# Check: one step of the inline version and of ganlib's gives the same weights.
+def fresh(seed=0):
+    torch.manual_seed(seed)
+    G = ganlib.models.MLPGenerator(z_dim=cfg.z_dim, out_dim=2, hidden=32)
+    D = ganlib.models.MLPDiscriminator(in_dim=2, hidden=32)
+    opts = [torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) for m in (G, D)]
+    return G, D, opts
+
+
+real = ring_of_gaussians(64)
+(G1, D1, (og1, od1)), (G2, D2, (og2, od2)) = fresh(), fresh()
+torch.manual_seed(1); out1 = gan_step(G1, D1, og1, od1, real)
+torch.manual_seed(1); out2 = ganlib.models.mlp_gan.gan_step(G2, D2, og2, od2, real)
+assert all(torch.equal(a, b) for a, b in zip(G1.parameters(), G2.parameters()))
+assert torch.isclose(out1["d_loss"], out2["d_loss"])
+print("one step:", {k: round(v.item(), 4) for k, v in out1.items()})
+
+# %% [markdown]
+# ## Data: eight Gaussians on a ring
+#
+# The centres are known, so we can measure **mode coverage**: a sample is *high quality* when
+# it lies within $3\sigma$ of a centre, and a mode is *covered* when at least 2 % of the samples
+# are high-quality samples of it (the criterion of Metz et al. 2017 and Srivastava et al. 2017).
+
+# %%
+data = ring_of_gaussians(20000, seed=0)
+centres = ring_centres()
+print("real data:", mode_coverage(data))
+plt.figure(figsize=(3, 3))
+plt.scatter(*data[:2000].T, s=2, alpha=0.4)
+plt.scatter(*centres.T, c="red", marker="x")
+plt.title("8 Gaussians (real)")
+plt.axis("equal");
+
+# %% [markdown]
+# ## Train
+
+# %%
+ganlib.seed_everything(0)
+G = ganlib.models.MLPGenerator(z_dim=cfg.z_dim, out_dim=2, hidden=cfg.hidden)
+D = ganlib.models.MLPDiscriminator(in_dim=2, hidden=cfg.hidden)
+opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+with torch.no_grad():
+    untrained = mode_coverage(G(torch.randn(5000, cfg.z_dim)))
+
+fixed_z = torch.randn(2000, cfg.z_dim)
+history = fit(lambda batch: gan_step(G, D, opt_g, opt_d, batch[0]),
+              TensorBatches(data, batch_size=cfg.batch_size, seed=0), cfg.ring_steps,
+              modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d},
+              snapshot_fn=lambda: G(fixed_z), snapshot_every=max(cfg.ring_steps // 4, 1),
+              desc="ring GAN")
+viz.plot_losses(history);
+
+# %% [markdown]
+# ## Look: the generator's samples during training
+
+# %%
+fig, axes = plt.subplots(1, len(history.snapshots), figsize=(3 * len(history.snapshots), 3))
+for ax, (step, pts) in zip(axes, history.snapshots):
+    ax.scatter(*pts.T, s=2, alpha=0.4)
+    ax.scatter(*centres.T, c="red", marker="x")
+    ax.set_title(f"step {step}")
+    ax.set_xlim(-3, 3); ax.set_ylim(-3, 3)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Measure: mode coverage against a baseline
+
+# %%
+with torch.no_grad():
+    trained = mode_coverage(G(torch.randn(5000, cfg.z_dim)))
+print(f"{'generator':<12}{'modes covered (of 8)':>22}{'high-quality samples':>22}")
+for name, m in [("untrained", untrained), ("trained", trained), ("real data", mode_coverage(data[:5000]))]:
+    print(f"{name:<12}{m['modes_covered']:>22}{m['high_quality']:>22.1%}")
+assert trained["modes_covered"] > untrained["modes_covered"]
+
+# %% [markdown]
+# ## The same GAN on real images: 8x8 digits
+#
+# The 1,797 handwritten digits that scikit-learn ships load offline. Flattened to 64 numbers
+# in $[-1, 1]$, they are just another distribution for the same two MLPs ($G$ now ends in
+# `tanh`). Later chapters switch to MNIST, CIFAR-10 or the pix2pix data sets with one line.
+
+# %%
+digits, labels = load_digits(8)
+ganlib.seed_everything(0)
+Gd = ganlib.models.MLPGenerator(z_dim=32, out_dim=64, hidden=cfg.digits_hidden, out_activation="tanh")
+Dd = ganlib.models.MLPDiscriminator(in_dim=64, hidden=cfg.digits_hidden)
+opt_gd = torch.optim.Adam(Gd.parameters(), lr=2e-4, betas=(0.5, 0.999))
+opt_dd = torch.optim.Adam(Dd.parameters(), lr=2e-4, betas=(0.5, 0.999))
+history_d = fit(lambda batch: gan_step(Gd, Dd, opt_gd, opt_dd, batch[0].flatten(1)),
+                TensorBatches(digits, batch_size=128, seed=0), cfg.digits_steps,
+                modules={"G": Gd, "D": Dd}, optimizers={"G": opt_gd, "D": opt_dd}, desc="digits GAN")
+with torch.no_grad():
+    fake_digits = Gd(torch.randn(40, 32)).view(-1, 1, 8, 8)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+viz.show_grid(digits[:40], nrow=10, title="real", ax=axes[0])
+viz.show_grid(fake_digits, nrow=10, title=f"generated after {cfg.digits_steps} steps", ax=axes[1]);
+
+# %% [markdown]
+# ## Pitfalls
+#
+# **A Sigmoid followed by `BCELoss`.** Many write-ups end $D$ in `nn.Sigmoid()` and use
+# `nn.BCELoss`. Mathematically the same, numerically not: once $D$ is confident, the sigmoid
+# rounds to exactly 0 or 1 in float32, `BCELoss` clamps $\log 0$ to $-100$, and the gradient is
+# lost. `BCEWithLogitsLoss` evaluates $\log \sigma(x)$ with the log-sum-exp trick and stays exact.
+
+# %%
+x = torch.tensor([-120.0], requires_grad=True)  # D is sure a fake is fake
+loss_sig = nn.BCELoss()(torch.sigmoid(x), torch.ones(1))
+(grad_sig,) = torch.autograd.grad(loss_sig, x)
+x = torch.tensor([-120.0], requires_grad=True)
+loss_logit = nn.BCEWithLogitsLoss()(x, torch.ones(1))
+(grad_logit,) = torch.autograd.grad(loss_logit, x)
+print(f"Sigmoid + BCELoss : loss {loss_sig.item():8.2f}  gradient {grad_sig.item():+.3f}")
+print(f"BCEWithLogitsLoss : loss {loss_logit.item():8.2f}  gradient {grad_logit.item():+.3f}")
+assert loss_sig.item() == 100.0 and grad_sig.item() == 0.0   # clamped, no gradient for G
+assert abs(loss_logit.item() - 120.0) < 1e-3 and abs(grad_logit.item() + 1.0) < 1e-6
+
+# %% [markdown]
+# **`BatchNorm2d(channels, 0.8)`.** The second positional argument of `BatchNorm` is `eps`,
+# not `momentum`: this popular line sets $\epsilon = 0.8$, which changes the normalisation.
+
+# %%
+bn = nn.BatchNorm2d(16, 0.8)
+print("eps =", bn.eps, " momentum =", bn.momentum)
+assert bn.eps == 0.8 and bn.momentum == 0.1
+
+# %% [markdown]
+# ## Summary
+#
+# - A GAN trains $D$ to tell real from generated samples and $G$ to fool it; the fixed point
+#   of the game is $p_g = p_\text{data}$.
+# - Use the non-saturating generator loss and compute every loss from logits.
+# - Measure what the model learned with a number and a baseline: here, modes covered by the
+#   trained vs an untrained generator.
+#
+# ## Exercises
+#
+# Each exercise has a check cell right after it. Run it: it passes when your answer is right.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+
+# %% [markdown]
+# **Exercise 1.** Write the discriminator loss $-\mathbb{E}[\log\sigma(D(x))] - \mathbb{E}[\log(1-\sigma(D(G(z))))]$
+# from logits, without `binary_cross_entropy_with_logits`. Hint: $\log\sigma(t) = -\mathrm{softplus}(-t)$
+# and $\log(1 - \sigma(t)) = -\mathrm{softplus}(t)$.
+
+# %%
+def my_d_loss(real_logits, fake_logits):
+    ### BEGIN SOLUTION
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    ### END SOLUTION
+
+
+# %%
+assert torch.isclose(my_d_loss(torch.zeros(3), torch.zeros(3)), torch.tensor(2 * 0.6931471805599453)), \
+    "an unsure D (logits 0) must pay 2 log 2"
+assert torch.isclose(my_d_loss(torch.tensor([2.0]), torch.tensor([-1.0])),
+                     torch.tensor(0.12692801104297263 + 0.31326168751822286)), \
+    "check the signs: real logits should be pushed up, fake logits down"
+### BEGIN HIDDEN TESTS
+r, f = torch.randn(50), torch.randn(50)
+expected = (F.binary_cross_entropy_with_logits(r, torch.ones(50))
+            + F.binary_cross_entropy_with_logits(f, torch.zeros(50)))
+assert torch.isclose(my_d_loss(r, f), expected, atol=1e-6)
+assert torch.isfinite(my_d_loss(torch.tensor([1e4]), torch.tensor([-1e4]))), "not stable for large logits"
+### END HIDDEN TESTS
+print("exercise 1 ok")
+
+
+# %% [markdown]
+# **Exercise 2.** Count covered modes: given samples `(N, 2)`, centres `(K, 2)` and `std`,
+# return how many centres have at least `min_fraction` of the samples within `3 * std` of them
+# (assign each sample to its nearest centre first).
+
+# %%
+def count_modes(samples, centres, std, min_fraction=0.02):
+    ### BEGIN SOLUTION
+    dist = torch.cdist(samples, centres)
+    nearest, which = dist.min(dim=1)
+    good = nearest <= 3 * std
+    counts = torch.bincount(which[good], minlength=len(centres))
+    return int((counts >= min_fraction * len(samples)).sum())
+    ### END SOLUTION
+
+
+# %%
+c = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+s = torch.cat([c[0] + 0.01 * torch.randn(50, 2), c[1] + 0.01 * torch.randn(50, 2)])
+assert count_modes(s, c, std=0.05) == 2, "two of the three modes have samples"
+assert count_modes(s + 1.0, c, std=0.05) == 0, "samples far from every centre cover nothing"
+### BEGIN HIDDEN TESTS
+assert count_modes(torch.cat([s, c[2] + torch.zeros(1, 2)]), c, std=0.05, min_fraction=0.02) == 2, \
+    "a single sample (1 %) does not cover a mode at 2 %"
+### END HIDDEN TESTS
+print("exercise 2 ok")
+
+# %% [markdown]
+# ## Further reading
+#
+# - I. Goodfellow, J. Pouget-Abadie, M. Mirza, B. Xu, D. Warde-Farley, S. Ozair, A. Courville,
+#   Y. Bengio. *Generative Adversarial Nets.* NeurIPS 2014.
+# - A. Radford, L. Metz, S. Chintala. *Unsupervised Representation Learning with Deep
+#   Convolutional Generative Adversarial Networks.* ICLR 2016.
+# - L. Metz, B. Poole, D. Pfau, J. Sohl-Dickstein. *Unrolled Generative Adversarial Networks.* ICLR 2017.
+# - A. Srivastava, L. Valkov, C. Russell, M. U. Gutmann, C. Sutton. *VEEGAN: Reducing Mode
+#   Collapse in GANs using Implicit Variational Learning.* NeurIPS 2017.
+# - I. Goodfellow. *NIPS 2016 Tutorial: Generative Adversarial Networks.* arXiv:1701.00160.

@@ -1,0 +1,42 @@
+"""Shared test settings: CPU threads, the ci profile, and a timing table at the end of the run."""
+import os
+from collections import defaultdict
+
+os.environ.setdefault("GANLIB_PROFILE", "ci")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import torch  # noqa: E402
+
+import ganlib  # noqa: E402
+
+ganlib.set_threads()
+
+_durations = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    _durations[report.nodeid] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _durations:
+        return
+    notebooks = defaultdict(float)
+    tests = {}
+    for nodeid, seconds in _durations.items():
+        path = nodeid.split("::")[0]
+        if path.endswith(".ipynb"):
+            notebooks[path] += seconds
+        else:
+            tests[nodeid] = seconds
+    tr = terminalreporter
+    if notebooks:
+        tr.write_sep("=", "notebooks (nbval, ci profile): time per notebook")
+        for path, seconds in sorted(notebooks.items(), key=lambda kv: -kv[1]):
+            tr.write_line(f"{seconds:8.1f} s  {path}")
+        tr.write_line(f"{sum(notebooks.values()):8.1f} s  all notebooks")
+    if tests:
+        tr.write_sep("=", "slowest tests")
+        for nodeid, seconds in sorted(tests.items(), key=lambda kv: -kv[1])[:15]:
+            tr.write_line(f"{seconds:8.1f} s  {nodeid}")
+        tr.write_line(f"{sum(tests.values()):8.1f} s  all tests")
