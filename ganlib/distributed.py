@@ -134,7 +134,7 @@ def _config(profile: str, dataset: str):
                   ci=BigGANConfig(steps=20, batch_size=16, g_width=16, d_width=16, z_dim=48, shared_dim=16,
                                   d_steps=1, lr_g=2e-4, lr_d=8e-4, ema_decay=0.99),
                   cpu=BigGANConfig(steps=600, g_width=32, d_width=32, batch_size=32, d_steps=1,
-                                   lr_g=2e-4, lr_d=8e-4, ema_decay=0.99),
+                                   lr_g=3e-4, lr_d=9e-4, ema_decay=0.99),
                   gpu=BigGANConfig(steps=5000, ema_decay=0.999))
 
 
@@ -142,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     """Train the chapter-6 model, under ``torchrun`` or alone; return (and on rank 0 write) a summary."""
     from . import get_profile, override, seed_everything
     from .data.batches import TensorBatches
-    from .models.biggan import build_biggan, make_optimizers, make_train_step, sample
+    from .models.biggan import build_biggan, checkpoint_config, make_optimizers, make_train_step, sample
     from .train import History, fit, load_checkpoint
 
     p = argparse.ArgumentParser(prog="torchrun --nproc_per_node=N -m ganlib.distributed",
@@ -191,14 +191,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         history, steps = History(), cfg.steps
         if rank != 0 and ckpt.exists():               # resume: every rank reads, only rank 0 writes
             state = load_checkpoint(ckpt, modules=modules, optimizers=optimizers, history=history,
-                                    config=cfg, restore_rng=False)
+                                    config=checkpoint_config(cfg), restore_rng=False)
             steps = cfg.steps - state["step"]
             history = History()
         if world > 1:
             dist.barrier()
         history = fit(step_fn, batches, steps, modules=modules, optimizers=optimizers,
                       checkpoint=ckpt if rank == 0 else None, checkpoint_every=args.checkpoint_every,
-                      config=cfg, progress=rank == 0, desc=f"BigGAN DDP x{world}", history=history)
+                      config=checkpoint_config(cfg), progress=rank == 0, desc=f"BigGAN DDP x{world}", history=history)
         broadcast_buffers(modules)                      # per-rank BN statistics: keep rank 0's
         diff = max_rank_difference(modules)
         summary = {"world_size": world, "backend": dist.get_backend() if world > 1 else None,

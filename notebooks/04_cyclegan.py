@@ -603,8 +603,20 @@ assert any(torch.equal(s, bx) for s in seen) and not any(torch.equal(s, by) for 
 # ## Bad input gets a clear error
 
 # %%
+import tempfile
+from pathlib import Path
+
+from torchvision.utils import save_image
+
+from ganlib.data import registry
+
+folder = Path(tempfile.mkdtemp()) / "my_horses2zebras"
+(folder / "trainA").mkdir(parents=True)
+save_image(X[:1] * 0.5 + 0.5, folder / "trainA" / "x0.png")
 for what, call in [
-    ("an empty domain folder", lambda: UnpairedBatches(X, Y[:0], batch_size=4)),
+    ("a missing domain folder", lambda: registry.load_unpaired(folder, "train")),
+    ("an empty domain folder", lambda: ((folder / "trainB").mkdir(exist_ok=True), registry.load_unpaired(folder))),
+    ("an empty domain tensor", lambda: UnpairedBatches(X, Y[:0], batch_size=4)),
     ("grayscale X, RGB Y with the identity loss",
      lambda: cyclegan_step(tiny.G, tiny.F, tiny.D_X, tiny.D_Y, tiny.opt_G, tiny.opt_D,
                            torch.zeros(1, 1, 16, 16), torch.zeros(1, 3, 16, 16), tiny.pool_x, tiny.pool_y)),

@@ -114,3 +114,14 @@ def test_student_markers_are_replaced_and_hidden_tests_dropped():
     student = make_student(nb)
     assert student.cells[0].outputs == [] and "NotImplementedError" in student.cells[0].source
     assert "return x + 1" in nb.cells[0].source  # the original is untouched
+
+
+def test_repository_address_is_the_same_everywhere():
+    """pyproject.toml holds the address; tools/set_repo_url.py rewrites the copies below."""
+    import yaml
+    slug = REPO_URL.split("github.com/")[1]
+    book = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    assert book["repository"]["url"] == REPO_URL
+    readme = (ROOT / "README.md").read_text()
+    others = set(re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/", readme))
+    assert others == {slug}, f"README badges point at {others}, pyproject.toml at {slug}"

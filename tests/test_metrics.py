@@ -10,8 +10,11 @@ import torch
 from ganlib.metrics import (feature_statistics, fid_from_features, frechet_distance, inception_score,
                             kernel_inception_distance, trace_sqrt_product)
 
+# The references need 3-12 CPU seconds each at d = 2048 (eigvals / sqrtm of a non-symmetric matrix), too slow
+# for the default run; `GANLIB_SLOW_TESTS=1 pytest tests/test_metrics.py` runs them (benchmarks/fid_speed.py
+# also prints the agreement at d = 2048).
 SLOW = pytest.mark.skipif(not os.environ.get("GANLIB_SLOW_TESTS"),
-                          reason="pytorch-fid's sqrtm at d=2048 takes ~10-40 s; set GANLIB_SLOW_TESTS=1")
+                          reason="d=2048 reference checks take 5-60 s; set GANLIB_SLOW_TESTS=1 to run them")
 
 
 def _features(n, d, seed, shift=0.0, scale=1.0):
@@ -81,6 +84,7 @@ def test_fid_identical_inputs_is_zero_never_nan():
     assert frechet_distance(np.zeros(4), zero, np.zeros(4), zero) == 0.0  # degenerate: all features equal
 
 
+@SLOW
 def test_fid_matches_torch_fidelity_d2048_rank_deficient():
     stats1 = feature_statistics(_features(1000, 2048, 4))
     stats2 = feature_statistics(_features(1000, 2048, 5, shift=0.05))
@@ -134,8 +138,9 @@ def test_inception_score_matches_torch_fidelity(splits):
 def test_kid_matches_torch_fidelity():
     from torch_fidelity.metric_kid import kid_features_to_metric
 
-    f1 = torch.from_numpy(_features(300, 32, 8)).float()
-    f2 = torch.from_numpy(_features(250, 32, 9, shift=0.05)).float()
+    # float64 features: torch-fidelity computes the kernels in the features' dtype, ganlib in float64
+    f1 = torch.from_numpy(_features(300, 32, 8))
+    f2 = torch.from_numpy(_features(250, 32, 9, shift=0.05))
     ref = kid_features_to_metric(f1, f2, kid_subsets=20, kid_subset_size=100, rng_seed=2020, verbose=False)
     mean, std = kernel_inception_distance(f1, f2, subsets=20, subset_size=100, seed=2020)
     assert abs(mean - ref["kernel_inception_distance_mean"]) <= 1e-6 * abs(ref["kernel_inception_distance_mean"])

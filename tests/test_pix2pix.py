@@ -319,3 +319,42 @@ def test_pix2pix_learns_toy_facades():
     print(f"held-out L1 {l1:.4f} vs mean-target baseline {baseline:.4f}; {len(history.steps)} steps, "
           f"{spent:.1f} s CPU")
     assert l1 <= 0.5 * baseline
+
+
+def test_min_input_size_and_small_input_error():
+    from ganlib.models.pix2pix import min_input_size
+    assert [min_input_size(n) for n in range(1, 6)] == [6, 12, 24, 48, 96]
+    D = PatchDiscriminator(6, 4, n_layers=5)
+    assert D(torch.randn(1, 6, 96, 96)).shape == (1, 1, 1, 1)
+    with pytest.raises(ValueError, match="at least 96x96"):
+        D(torch.randn(1, 6, 64, 64))
+
+
+def test_evaluate_translation_numbers():
+    from ganlib.models.pix2pix import evaluate_translation, high_frequency_energy
+
+    class Shift(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            return x * 0 + 0.5
+
+    B = torch.zeros(3, 1, 8, 8)
+    B[:, :, ::2] = 1.0
+    m = evaluate_translation(Shift(), torch.zeros(3, 1, 8, 8), B)
+    assert m["l1"] == pytest.approx(0.5) and m["psnr"] == pytest.approx(10 * torch.log10(torch.tensor(16.0)).item())
+    assert m["hf_ratio"] == 0.0  # a flat output has no high frequencies
+    assert high_frequency_energy(B).shape == (3,)
+
+
+def test_schedule_in_pix2pix_model():
+    cfg = Pix2PixConfig(in_channels=1, out_channels=1, num_downs=5, ngf=2, ndf=2, n_constant=1, n_decay=1)
+    model = Pix2Pix(cfg)
+    a = torch.randn(2, 1, 32, 32)
+    model.step((a, a))
+    assert model.opt_g.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.5)  # f(1) = 1 - 1/2
+    model.step((a, a))
+    assert model.opt_d.param_groups[0]["lr"] == pytest.approx(0.0)
+    assert set(model.modules_and_optimizers) == {"modules", "optimizers", "schedulers"}

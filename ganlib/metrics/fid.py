@@ -60,7 +60,7 @@ def _check_stats(mu, sigma, which: str) -> Tuple[torch.Tensor, torch.Tensor]:
     mu_t, sigma_t = as_float64(mu, f"mu{which}"), as_float64(sigma, f"sigma{which}")
     if mu_t.dim() != 1:
         raise ValueError(f"mu{which} must be a 1-d mean vector (D,), got shape {tuple(mu_t.shape)}; "
-                         "use feature_statistics(features) to get (mu, sigma)")
+                         "did you swap mu and sigma? use feature_statistics(features) to get (mu, sigma)")
     d = mu_t.shape[0]
     if tuple(sigma_t.shape) != (d, d):
         raise ValueError(f"sigma{which} must be a ({d}, {d}) covariance matrix to match mu{which} of "

@@ -16,6 +16,7 @@ official ``G_Unet_add_input``) or to the input of every down-sampling convolutio
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections import OrderedDict
 from typing import Callable, Dict, Mapping, Optional, Tuple, Union
@@ -25,9 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "norm_layer", "init_weights", "receptive_field", "empirical_receptive_field",
+    "norm_layer", "init_weights", "receptive_field", "empirical_receptive_field", "min_input_size",
+    "high_frequency_energy", "evaluate_translation",
     "UNetBlock", "UNetGenerator", "PatchDiscriminator",
-    "Pix2PixConfig", "Pix2Pix", "pix2pix_step", "linear_decay", "random_jitter",
+    "Pix2PixConfig", "Pix2Pix", "pix2pix_step", "linear_decay", "random_jitter", "JitteredBatches",
 ]
 
 NORMS = ("batch", "instance", "none")
@@ -380,7 +382,27 @@ class PatchDiscriminator(nn.Module):
                 f"PatchDiscriminator was built for {self.in_channels} input channels, got shape "
                 f"{tuple(x.shape)}. A conditional D sees cat([input, output], dim=1): in_channels = "
                 f"input channels + output channels")
+        if self.n_layers > 0:
+            smallest = min_input_size(self.n_layers)
+            if min(x.shape[2], x.shape[3]) < smallest:
+                raise ValueError(
+                    f"a PatchDiscriminator with n_layers={self.n_layers} needs inputs of at least "
+                    f"{smallest}x{smallest} pixels (its output map would be empty), got "
+                    f"{x.shape[2]}x{x.shape[3]}: use larger images or fewer layers")
         return self.model(x)
+
+
+def min_input_size(n_layers: int) -> int:
+    """Smallest square input that gives ``PatchDiscriminator(n_layers=...)`` a non-empty output
+    (4x4 convs with padding 1: stride 2 gives ``floor(h/2)``, stride 1 gives ``h - 1``)."""
+    def out(h: int) -> int:
+        for _ in range(n_layers):
+            h = h // 2
+        return h - 2
+    h = 1
+    while out(h) < 1:
+        h += 1
+    return h
 
 
 def receptive_field(n_layers: int) -> int:
@@ -445,6 +467,8 @@ class Pix2PixConfig:
     beta1: float = 0.5
     gan_mode: str = "vanilla"     # "vanilla" (BCE with logits, the paper) or "lsgan"
     init_std: float = 0.02
+    n_constant: int = 0           # LR schedule, in steps: constant for n_constant steps, then a
+    n_decay: int = 0              # linear decay to 0 over n_decay (0, 0: constant; official: 100+100 epochs)
 
 
 class Pix2Pix(nn.Module):
@@ -460,12 +484,29 @@ class Pix2Pix(nn.Module):
         betas = (cfg.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.schedulers = {}
+        if cfg.n_constant or cfg.n_decay:
+            rule = linear_decay(cfg.n_constant, cfg.n_decay)
+            self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule),
+                               "D": torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)}
+
+    @property
+    def modules_and_optimizers(self):
+        """Keyword arguments for ``ganlib.train.fit``: modules, optimizers and schedulers."""
+        return {"modules": {"G": self.G, "D": self.D},
+                "optimizers": {"G": self.opt_g, "D": self.opt_d}, "schedulers": self.schedulers}
 
     def step(self, batch) -> Dict[str, torch.Tensor]:
-        """One training step on ``batch = (A, B)``; see ``pix2pix_step``."""
+        """One training step on ``batch = (A, B)`` (see ``pix2pix_step``), then the LR schedule."""
         a, b = batch
-        return pix2pix_step(self.G, self.D, self.opt_g, self.opt_d, a, b, lambda_l1=self.cfg.lambda_l1,
-                            use_gan=self.cfg.use_gan, gan_mode=self.cfg.gan_mode)
+        device = next(self.G.parameters()).device
+        losses = pix2pix_step(self.G, self.D, self.opt_g, self.opt_d, a.to(device), b.to(device),
+                              lambda_l1=self.cfg.lambda_l1, use_gan=self.cfg.use_gan,
+                              gan_mode=self.cfg.gan_mode)
+        for name, sched in self.schedulers.items():
+            if name == "G" or self.cfg.use_gan:  # an L1-only run never steps D's optimizer
+                sched.step()
+        return losses
 
 
 def _gan_losses(gan_mode: str):
@@ -560,3 +601,73 @@ def random_jitter(a: torch.Tensor, b: torch.Tensor, load_size: int = 286, crop_s
         out.append(crop.flip(-1) if flips[k] else crop)
     ab = torch.stack(out)
     return ab[:, :ca], ab[:, ca:]
+
+
+# --------------------------------------------------------------------------- measuring
+
+def high_frequency_energy(images: torch.Tensor) -> torch.Tensor:
+    """Mean absolute response to the 3x3 Laplacian, per image: ``(N, C, H, W) -> (N,)``.
+
+    Blurry images have little of it; the ratio output / target (1 = as sharp as the truth)
+    is the chapter's sharpness number.
+    """
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=images.dtype,
+                     device=images.device)
+    c = images.shape[1]
+    lap = F.conv2d(images, k.expand(c, 1, 3, 3).contiguous(), groups=c)
+    return lap.abs().mean(dim=(1, 2, 3))
+
+
+@torch.no_grad()
+def evaluate_translation(G: nn.Module, A: torch.Tensor, B: torch.Tensor, batch_size: int = 64,
+                         official_test_mode: bool = False) -> Dict[str, float]:
+    """Held-out numbers of a generator on pairs ``(A, B)`` (images in [-1, 1]).
+
+    - ``l1``: mean |G(A) - B| (the paper's fidelity term; lower is better),
+    - ``psnr``: 10 log10(2^2 / MSE) in dB on the [-1, 1] range (higher is better),
+    - ``hf_ratio``: high-frequency energy of G(A) over that of B (1 = as sharp as the truth).
+
+    ``official_test_mode``: keep dropout and batch statistics on, as the official test
+    script does; otherwise ``G.eval()``. G's mode is restored afterwards.
+    """
+    was_training = G.training
+    G.train(official_test_mode)
+    device = next(G.parameters()).device
+    outs = []
+    for i in range(0, len(A), batch_size):
+        outs.append(G(A[i:i + batch_size].to(device)).cpu())
+    G.train(was_training)
+    fake = torch.cat(outs)
+    mse = ((fake - B) ** 2).mean().item()
+    return {"l1": (fake - B).abs().mean().item(),
+            "psnr": 10 * math.log10(4.0 / max(mse, 1e-12)),
+            "hf_ratio": (high_frequency_energy(fake).mean() / high_frequency_energy(B).mean()).item()}
+
+
+class JitteredBatches:
+    """Mini-batches of pairs with the paper's random jitter applied afresh to each batch.
+
+    Wraps batches ``(A, B)`` at ``load_size`` (e.g. ``TensorBatches`` of 286x286 pairs) and
+    yields ``random_jitter(A, B, load_size, crop_size)``; its ``state_dict`` holds the wrapped
+    batches' state and its own RNG, so ``ganlib.train.fit`` resumes it exactly.
+    """
+
+    def __init__(self, batches, load_size: int = 286, crop_size: int = 256, flip: bool = True, seed: int = 0):
+        self.batches, self.load_size, self.crop_size, self.flip = batches, load_size, crop_size, flip
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        a, b = next(self.batches)
+        return random_jitter(a.cpu(), b.cpu(), self.load_size, self.crop_size, self.flip, self.generator)
+
+    def state_dict(self):
+        inner = self.batches.state_dict() if hasattr(self.batches, "state_dict") else None
+        return {"batches": inner, "rng": self.generator.get_state()}
+
+    def load_state_dict(self, state):
+        if state.get("batches") is not None:
+            self.batches.load_state_dict(state["batches"])
+        self.generator.set_state(state["rng"])
