@@ -47,7 +47,6 @@ if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book
                     "git+https://github.com/ganbook/ganbook"], check=True)
 
 # %%
-import copy
 import math
 import time
 from collections import OrderedDict
@@ -434,7 +433,9 @@ with torch.no_grad():  # dropout as noise: several calls on one input
 viz.show_strips(A_test[:2], samples, title="one input, four calls with dropout on")
 plt.show()
 spread = samples.std(1).mean().item()
-print(f"mean pixel std over dropout samples: {spread:.4f} (small: pix2pix is nearly deterministic)")
+n_dropout = sum(isinstance(m_, nn.Dropout) for m_ in G.modules())
+print(f"{n_dropout} dropout layers (num_downs - 5); mean pixel std over the calls: {spread:.4f}")
+print("small or zero: the paper observed that pix2pix's outputs vary little despite the dropout")
 
 # %% [markdown]
 # ## Measure
@@ -470,7 +471,9 @@ def ablation_run(changes, desc):
                                   n_decay=cfg.ablation_steps - cfg.ablation_steps // 2, **changes)
     if run_cfg == main_cfg and cfg.ablation_steps == cfg.steps:
         return model, history  # the main run is this configuration
-    return train(run_cfg, cfg.ablation_steps, desc=desc)
+    slug = "".join(ch if ch.isalnum() else "_" for ch in desc)
+    checkpoint = cfg.checkpoint and cfg.checkpoint.replace(".pt", f"_{slug}.pt")  # resumable on Colab too
+    return train(run_cfg, cfg.ablation_steps, checkpoint=checkpoint, desc=desc)
 
 
 loss_runs = {"L1 only": dict(use_gan=False), "cGAN only": dict(lambda_l1=0.0), "L1 + cGAN": {}}
@@ -642,7 +645,8 @@ print(f"mean |eval() - official mode| on 8 test images: {(e - t).abs().mean().it
 #   judges colour.
 # - Architecture, init, optimiser, schedule and test-time behaviour follow the official code;
 #   its checkpoints load with `UNetGenerator.from_official`.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # These run on their own after the setup and parameters cells.

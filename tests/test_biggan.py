@@ -1,4 +1,5 @@
 """Tests of the chapter-6 model (ganlib.models.biggan): shapes, switches, bad input, a learning test."""
+import os
 import time
 
 import pytest
@@ -127,10 +128,12 @@ def test_biggan_learns_class_conditional_digits():
     labels = torch.arange(10).repeat_interleave(50)
     before = conditional_accuracy(clf, sample(G, labels, generator=torch.Generator().manual_seed(1)), labels)
     started = time.process_time()
-    fit(make_train_step(cfg, G, D, og, od, G_ema), TensorBatches(x, y, batch_size=cfg.batch_size, seed=0),
-        cfg.steps, modules={"G": G, "D": D}, progress=False, time_limit=120)
+    history = fit(make_train_step(cfg, G, D, og, od, G_ema), TensorBatches(x, y, batch_size=cfg.batch_size, seed=0),
+        cfg.steps, modules={"G": G, "D": D}, progress=False,
+        time_limit=float(os.environ.get("GANLIB_LEARNING_TIME_LIMIT", 120)))  # wall-clock cap (CI: idle)
     seconds = time.process_time() - started
     acc = conditional_accuracy(clf, sample(G_ema, labels, generator=torch.Generator().manual_seed(1)), labels)
-    print(f"conditional accuracy {before:.1%} -> {acc:.1%} (EMA G) after {cfg.steps} steps, {seconds:.0f} s CPU")
+    print(f"conditional accuracy {before:.1%} -> {acc:.1%} (EMA G) after {len(history.steps)} steps, "
+          f"{seconds:.0f} s CPU")
     assert before < 0.3
-    assert acc >= 0.70, f"conditional accuracy {acc:.1%} < 70 % after {cfg.steps} steps"
+    assert acc >= 0.70, f"conditional accuracy {acc:.1%} < 70 % after {len(history.steps)} steps"

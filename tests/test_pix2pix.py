@@ -11,7 +11,7 @@ import ganlib
 from ganlib import count_parameters
 from ganlib.models.pix2pix import (PatchDiscriminator, Pix2Pix, Pix2PixConfig, UNetGenerator,
                                    empirical_receptive_field, init_weights, linear_decay, norm_layer,
-                                   pix2pix_step, random_jitter, receptive_field)
+                                   random_jitter, receptive_field)
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
@@ -358,3 +358,19 @@ def test_schedule_in_pix2pix_model():
     model.step((a, a))
     assert model.opt_d.param_groups[0]["lr"] == pytest.approx(0.0)
     assert set(model.modules_and_optimizers) == {"modules", "optimizers", "schedulers"}
+
+
+def test_jittered_batches_resume_exactly():
+    from ganlib.data.batches import TensorBatches
+    from ganlib.models.pix2pix import JitteredBatches
+    a = torch.rand(6, 1, 12, 12) * 2 - 1
+    b = -a
+    j1 = JitteredBatches(TensorBatches(a, b, batch_size=2, seed=0), load_size=12, crop_size=8, seed=3)
+    next(j1)
+    state = j1.state_dict()
+    want = next(j1)
+    j2 = JitteredBatches(TensorBatches(a, b, batch_size=2, seed=9), load_size=12, crop_size=8, seed=4)
+    j2.load_state_dict(state)
+    got = next(j2)
+    assert torch.equal(want[0], got[0]) and torch.equal(want[1], got[1])
+    assert want[0].shape == (2, 1, 8, 8) and torch.equal(want[1], -want[0])

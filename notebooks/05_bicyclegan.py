@@ -1,0 +1,689 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. BicycleGAN: one input, many outputs
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ganbook/ganbook/blob/main/notebooks/05_bicyclegan.ipynb)
+#
+# **What you will build.** Pix2pix (chapter 3) maps an edge map to *one* photo, but a shoe
+# outline has many valid colourings. BicycleGAN (Zhu, Zhang, Pathak, Darrell, Efros, Wang, Shechtman,
+# NeurIPS 2017) adds a latent code $z$ and forces the generator to use it, by tying $z$ and the
+# output together in both directions: an encoder $E$ reads a real target into a code
+# (cVAE-GAN), and must read the code back from an output made from a random one (cLR-GAN). We
+# build it faithfully to the official code (U-Net G with $z$ injected, ResNet encoder with
+# $\mu$ and $\log\sigma^2$ heads, two two-scale PatchGAN discriminators, LSGAN, the official update
+# order), on a data set that is multimodal by construction: every outline has $K$ correct fills,
+# so we can **count** the modes a model produces. We reproduce the paper's comparison at toy
+# scale: pix2pix + noise, cVAE-GAN alone, cLR-GAN alone, BicycleGAN.
+#
+# **Learning objectives.** After this chapter you can
+# - show with a number that pix2pix ignores an input noise vector;
+# - build the encoder, the reparameterisation and the KL term, and inject $z$ into a U-Net in the
+#   two ways the paper compares;
+# - write the BicycleGAN training step, say which network each loss trains, and why the latent
+#   regression loss must not update $E$;
+# - measure mode coverage, diversity and reconstruction, and read the ablation table.
+#
+# **Prerequisites.** Chapter 3 (U-Net, PatchGAN, the L1 + GAN objective); a variational
+# auto-encoder's reparameterisation trick helps but is explained here.
+
+# %%
+import sys
+if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book's repository
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/ganbook/ganbook"], check=True)
+
+# %%
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Optional
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import ganlib
+from ganlib import viz
+from ganlib.data import TensorBatches
+from ganlib.data.multimodal_shapes import PALETTE, fill_mode, interior_mask, load_multimodal_shapes, mode_coverage
+from ganlib.models import bicyclegan as bg
+from ganlib.models.bicyclegan import BicycleGAN, BicycleGANConfig, sample_outputs, diversity
+from ganlib.models.pix2pix import PatchDiscriminator, UNetGenerator, norm_layer
+from ganlib.train import fit
+
+device = ganlib.setup(seed=0)
+
+
+# %% tags=["parameters"]
+@dataclass
+class Chapter5Config:
+    dataset: str = "multimodal_shapes"  # offline default; or a pix2pix set: "edges2shoes", "edges2handbags", ...
+    image_size: int = 32
+    k: int = 4                   # modes per input in the offline data set
+    n_train: int = 2000
+    n_test: int = 32             # held-out inputs for the measurements
+    samples: int = 16            # random z per held-out input
+    steps: int = 1500            # training steps of each of the four models (the same budget)
+    batch_size: int = 16         # split in two halves, as the official code: one per path
+    # the toy scale: 32x32 images, narrow nets, a 3-block encoder, 2-layer PatchGANs; a faster
+    # learning rate and unit-gain init suit these tiny nets (the paper's: BicycleGANConfig())
+    model: BicycleGANConfig = field(default_factory=lambda: BicycleGANConfig(
+        ngf=16, ndf=16, nef=16, num_downs=5, n_blocks_e=3, n_layers_d=2, lr=1e-3, init_gain=1.0))
+    checkpoint: Optional[str] = None  # a path prefix: training resumes after a disconnect
+
+
+PROFILE = ganlib.get_profile()  # "ci", "cpu" or "gpu": GANLIB_PROFILE, else chosen automatically
+cfg = ganlib.choose(
+    PROFILE,
+    ci=Chapter5Config(steps=150, n_train=400, n_test=16, samples=8),
+    cpu=Chapter5Config(),
+    gpu=Chapter5Config(dataset="edges2shoes", image_size=256, n_train=49825, batch_size=2,
+                       steps=200 * 49825 // 2,  # the official 100 + 100 epochs (no LR decay here)
+                       model=BicycleGANConfig(), checkpoint="checkpoints/05_bicyclegan"))
+print(PROFILE, cfg)
+
+# %% [markdown]
+# ## The idea
+#
+# Given an input $A$ (an edge map, an outline), many outputs $B$ are right. A conditional
+# generator $\hat B = G(A, z)$ with $z \sim \mathcal N(0, I)$, $|z| = 8$ (`nz`), should give a
+# different valid $B$ for each $z$. Trained like pix2pix, it does not: nothing in
+# $\mathcal L_{GAN} + \lambda\,\lVert B - G(A, z)\rVert_1$ rewards using $z$, and the L1 term
+# punishes any output that is not the average answer. BicycleGAN combines two fixes:
+#
+# **cVAE-GAN** ($B \to z \to \hat B$). The encoder gives $q(z \mid B) = \mathcal N(\mu, \sigma^2)$,
+# `mu, logvar = E(b)`; $z = \mu + \sigma \odot \epsilon$ (`reparameterize`); then
+# $$\mathcal L_{VAE} = \lambda_{GAN}\,\mathcal L_{GAN}(G(A, z), D) + \lambda_{L1}\lVert B - G(A, z)\rVert_1
+#   + \lambda_{KL}\,\mathrm{KL}\big(q(z \mid B)\,\|\,\mathcal N(0, I)\big),$$
+# with $\lambda_{L1} = 10$ (`lambda_l1`), $\lambda_{KL} = 0.01$ (`lambda_kl`). Now $G$ is *given*
+# the answer's code, so it must use it; the KL term keeps codes where random ones will be drawn.
+#
+# **cLR-GAN** ($z \to \hat B \to \hat z$). Draw $z \sim \mathcal N(0, I)$, make $\tilde B = G(A, z)$,
+# ask a second discriminator D2 to judge it, and ask $E$ to read $z$ back:
+# $$\mathcal L_{LR} = \lambda_{GAN2}\,\mathcal L_{GAN}(G(A, z), D_2) + \lambda_{latent}\lVert z - \mu(E(G(A, z)))\rVert_1,$$
+# $\lambda_{latent} = 0.5$ (`lambda_z`). Different $z$ must give outputs $E$ can tell apart.
+#
+# BicycleGAN minimises $\mathcal L_{VAE} + \mathcal L_{LR}$ over $G$ and $E$ and maximises it
+# over $D, D_2$; the latent term updates $G$ only. "Bi" stands for the **bijection** between
+# codes and outputs that the two paths enforce together:
+#
+# ```
+#  cVAE-GAN:  B ──E──> (μ, σ²) ──z──> G(A, z) = B̂ ≈ B (L1)   + KL(q(z|B) ‖ N(0,I)),  D judges B̂
+#  cLR-GAN:   z ~ N(0,I) ──> G(A, z) = B̃ ──E──> μ ≈ z (L1)     D2 judges B̃
+# ```
+
+# %% [markdown]
+# ## Data: one outline, K right answers
+#
+# `load_multimodal_shapes` draws the outline of a circle, square or diamond ($A$) and fills it
+# with one of $K$ colours ($B$), chosen independently of the outline. `fill_mode` reads the mode
+# of any output back (the palette colour nearest the mean colour inside the outline, or -1 when
+# it is none of them), so we can count modes. Below: four outlines, and for each every right answer.
+
+# %%
+A_show, B_show, modes_show = load_multimodal_shapes(4, cfg.image_size if cfg.dataset == "multimodal_shapes" else 32,
+                                                    k=cfg.k, split="test")
+every_answer = torch.stack([torch.where(interior_mask(A_show)[:, None], PALETTE[j][:, None, None], B_show)
+                            for j in range(cfg.k)], 1)
+viz.show_strips(A_show, every_answer)
+plt.show()
+assert (fill_mode(A_show.repeat_interleave(cfg.k, 0), every_answer.flatten(0, 1), k=cfg.k)
+        == torch.arange(cfg.k).repeat(4)).all()
+
+
+# %%
+def load_data(cfg):
+    """Train pairs, held-out test pairs; the offline set is multimodal with known modes."""
+    if cfg.dataset == "multimodal_shapes":
+        A, B, _ = load_multimodal_shapes(cfg.n_train, cfg.image_size, cfg.k, split="train")
+        At, Bt, _ = load_multimodal_shapes(cfg.n_test, cfg.image_size, cfg.k, split="test")
+    else:  # a real paired set (e.g. edges2shoes), through the book's data registry
+        from ganlib.data import registry
+        A, B = registry.load_paired(cfg.dataset, split="train", size=cfg.image_size, limit=cfg.n_train)
+        At, Bt = registry.load_paired(cfg.dataset, split="val", size=cfg.image_size, limit=cfg.n_test)
+    return A, B, At, Bt
+
+
+A_train, B_train, A_test, B_test = load_data(cfg)
+print("train", tuple(A_train.shape), "test", tuple(A_test.shape))
+measure_modes = cfg.dataset == "multimodal_shapes"  # real data sets have no countable modes
+
+
+# %% [markdown]
+# ## Start from the failure: pix2pix + noise
+#
+# Take pix2pix's U-Net, feed it $z$ as well (the code injected at the input, as below), and train
+# it with pix2pix's loss: GAN + L1 to the target. This is the `"pix2pix_noise"` variant of the
+# chapter's training step. Then draw many $z$ for each held-out outline and count the distinct
+# colours that come out.
+
+# %%
+def train(variant, cfg, **changes):
+    """Train one variant for cfg.steps on the same data and batches; return the model."""
+    ganlib.seed_everything(0)
+    model = BicycleGAN(ganlib.override(cfg.model, variant=variant, **changes), device=device)
+    batches = TensorBatches(A_train, B_train, batch_size=cfg.batch_size, seed=0, device=device)
+    ckpt = f"{cfg.checkpoint}_{variant}.pt" if cfg.checkpoint else None
+    t0 = time.process_time()
+    model.history = fit(model.step, batches, cfg.steps, modules=model.modules_dict(),
+                        optimizers=model.optimizers, checkpoint=ckpt, config=model.cfg, desc=variant)
+    model.cpu_seconds = time.process_time() - t0
+    return model
+
+
+@torch.no_grad()
+def evaluate(model, cfg):
+    """Mode coverage, valid-fill rate, diversity, and L1 of the cVAE reconstruction G(A, mu(E(B)))."""
+    outs = sample_outputs(model.G, A_test.to(device), cfg.samples, torch.Generator().manual_seed(1)).cpu()
+    row = {"diversity": diversity(outs)}
+    if measure_modes:
+        row["modes"], row["valid"] = mode_coverage(A_test, outs, k=cfg.k)
+    if model.E is not None:
+        model.G.eval()
+        recon = model.G(A_test.to(device), model.encode(B_test.to(device))).cpu()
+        model.G.train()
+        row["recon_l1"] = float((recon - B_test).abs().mean())
+    else:
+        row["recon_l1"] = float("nan")  # no encoder: nothing to reconstruct with
+    return row, outs
+
+
+pix2pix_noise = train("pix2pix_noise", cfg)
+row, outs_p2p = evaluate(pix2pix_noise, cfg)
+print({k: round(v, 3) for k, v in row.items()})
+viz.show_strips(A_test[:4], outs_p2p[:4, :8])
+plt.show()
+
+# %% [markdown]
+# Each row is one outline with eight different $z$: one colour (or a muddy average), the same
+# for every $z$. The diversity (mean pairwise distance between the samples of one input) is near
+# zero: G has learnt to ignore $z$.
+
+# %%
+if measure_modes:
+    assert row["modes"] <= 2, "pix2pix + noise should not cover more than 2 of the modes"
+
+# %% [markdown]
+# ## Build it step by step
+#
+# ### 1. The encoder E
+#
+# The official `resnet_256`/`resnet_128` encoder: a stride-2 4x4 conv, then residual blocks that
+# each halve the resolution (two 3x3 convs after norm + LeakyReLU, 2x2 average pooling, and an
+# average-pool + 1x1-conv shortcut), global average pooling, and two linear heads: $\mu$ and
+# $\log\sigma^2$. Channels grow `nef * min(n, 4)`.
+
+# %%
+class Block(nn.Module):
+    def __init__(self, c_in, c_out, norm="instance"):
+        super().__init__()
+        make_norm = norm_layer(norm)
+        self.conv = nn.Sequential(OrderedDict([
+            ("norm1", make_norm(c_in)), ("act1", nn.LeakyReLU(0.2)), ("conv1", nn.Conv2d(c_in, c_in, 3, padding=1)),
+            ("norm2", make_norm(c_in)), ("act2", nn.LeakyReLU(0.2)), ("conv2", nn.Conv2d(c_in, c_out, 3, padding=1)),
+            ("pool", nn.AvgPool2d(2))]))
+        self.shortcut = nn.Sequential(OrderedDict([("pool", nn.AvgPool2d(2)), ("conv", nn.Conv2d(c_in, c_out, 1))]))
+
+    def forward(self, x):
+        return self.conv(x) + self.shortcut(x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, in_channels=3, nz=8, nef=64, n_blocks=5, norm="instance"):
+        super().__init__()
+        layers, out = [("conv", nn.Conv2d(in_channels, nef, 4, stride=2, padding=1))], nef
+        for n in range(1, n_blocks):
+            out = nef * min(n + 1, 4)
+            layers.append((f"block{n}", Block(nef * min(n, 4), out, norm)))
+        layers.append(("act", nn.LeakyReLU(0.2)))
+        self.features = nn.Sequential(OrderedDict(layers))
+        self.fc_mu, self.fc_logvar = nn.Linear(out, nz), nn.Linear(out, nz)
+
+    def forward(self, b):
+        h = self.features(b).mean((2, 3))          # (N, C): average over the whole map
+        return self.fc_mu(h), self.fc_logvar(h)    # (N, nz), (N, nz)
+
+
+# %%
+E_official = Encoder(3, nz=8, nef=64, n_blocks=5)  # resnet_256
+print(f"E (resnet_256, nz=8): {ganlib.count_parameters(E_official):,} parameters; official 2,590,032")
+assert ganlib.count_parameters(E_official) == 2_590_032
+assert ganlib.count_parameters(Encoder(n_blocks=4)) == ganlib.count_parameters(bg.ResNetEncoder(n_blocks=4))
+mu, logvar = E_official(torch.randn(1, 3, 256, 256))
+assert mu.shape == logvar.shape == (1, 8)
+# this is ganlib.models.bicyclegan.ResNetEncoder: same weights, same codes
+E_small = Encoder(3, 8, 16, n_blocks=3)
+E_lib = bg.ResNetEncoder(3, 8, 16, n_blocks=3)
+E_lib.load_state_dict(E_small.state_dict())
+b = torch.randn(4, 3, 32, 32)
+assert all(torch.allclose(x, y) for x, y in zip(E_small(b), E_lib(b)))
+del E_official
+
+
+# %% [markdown]
+# ### 2. Reparameterisation and KL
+#
+# $z = \mu + \sigma \odot \epsilon$ with $\sigma = e^{\frac12\log\sigma^2}$ and
+# $\epsilon \sim \mathcal N(0, I)$ is a sample of $q(z \mid B)$ through which gradients reach
+# $\mu$ and $\log\sigma^2$. The KL to $\mathcal N(0, I)$ has a closed form; the official code
+# sums it over the batch and the 8 dimensions (then multiplies by $\lambda_{KL} = 0.01$):
+# $$\mathrm{KL} = -\tfrac12 \sum \big(1 + \log\sigma^2 - \mu^2 - \sigma^2\big).$$
+
+# %%
+def reparameterize(mu, logvar):
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def kl_divergence(mu, logvar):
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+# %%
+assert float(kl_divergence(torch.zeros(2, 8), torch.zeros(2, 8))) == 0.0, "q = N(0, I): no KL"
+assert math.isclose(float(kl_divergence(torch.tensor([[2.0]]), torch.tensor([[0.0]]))), 2.0)  # mu^2 / 2
+z = reparameterize(torch.full((20000, 1), 3.0), torch.full((20000, 1), math.log(4.0)))
+assert abs(float(z.mean()) - 3.0) < 0.05 and abs(float(z.std()) - 2.0) < 0.05
+# this is ganlib's
+mu, logvar = torch.randn(5, 8), torch.randn(5, 8)
+assert torch.isclose(kl_divergence(mu, logvar), bg.kl_divergence(mu, logvar))
+torch.manual_seed(3); z1 = reparameterize(mu, logvar)
+torch.manual_seed(3); z2 = bg.reparameterize(mu, logvar)
+assert torch.equal(z1, z2)
+
+# %% [markdown]
+# ### 3. Injecting z into the U-Net, both ways
+#
+# The generator is chapter 3's `UNetGenerator` (one piece of code for both chapters). The code
+# $z$ (N, 8) is tiled over the image, `z[:, :, None, None].expand(N, 8, H, W)`, and concatenated
+# along channels: to the **input** only (`z_injection="input"`, official `G_Unet_add_input`, the
+# default) or to the input of **every** down-sampling layer (`"all"`, `G_Unet_add_all`). The
+# paper found both work, "all" slightly better at a few more parameters. Official settings:
+# instance norm, no dropout (z is the noise now), Xavier init.
+
+# %%
+for where, official in (("input", 54_417_795), ("all", 54_794_627)):
+    G_full = UNetGenerator(3, 3, num_downs=8, ngf=64, norm="instance", use_dropout=False, nz=8, z_injection=where)
+    n = ganlib.count_parameters(G_full)
+    print(f"G unet_256, z added to {where!r:8}: {n:,} parameters (official {official:,})")
+    assert n == official
+del G_full
+
+# %%
+G_in = UNetGenerator(3, 3, num_downs=5, ngf=8, norm="instance", use_dropout=False, nz=8, z_injection="input")
+G_all = UNetGenerator(3, 3, num_downs=5, ngf=8, norm="instance", use_dropout=False, nz=8, z_injection="all")
+a = A_show[:2]
+for G in (G_in, G_all):
+    out1, out2 = G(a, torch.zeros(2, 8)), G(a, torch.ones(2, 8))
+    assert out1.shape == (2, 3, 32, 32) and not torch.allclose(out1, out2), "z must change the output"
+# the first conv sees 3 + 8 channels either way; with "all", so does every down-sampling conv
+assert G_in.model.down.conv.in_channels == G_all.model.down.conv.in_channels == 3 + 8
+assert G_all.model.inner.down.conv.in_channels == 8 + 8 and G_in.model.inner.down.conv.in_channels == 8
+
+# %% [markdown]
+# ### 4. Two discriminators, each at two scales
+#
+# The official default D (`basic_256_multi`, `num_Ds=2`) is two PatchGANs: one on the image with
+# `ndf` filters, one with `ndf / 2` on the image average-pooled to half size. It sees the output
+# alone (`conditional_D` is off by default). BicycleGAN has **two** such Ds: D for the cVAE-GAN
+# path (encoded $z$) and D2 for the cLR-GAN path (random $z$), since the two kinds of fakes differ
+# (encoded ones are closer to real images early on).
+
+# %%
+class TwoScaleD(nn.Module):
+    def __init__(self, in_channels=3, ndf=64, n_layers=3, norm="instance"):
+        super().__init__()
+        self.scales = nn.ModuleList([PatchDiscriminator(in_channels, ndf, n_layers, norm),
+                                     PatchDiscriminator(in_channels, ndf // 2, n_layers, norm)])
+        self.down = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+
+    def forward(self, x):
+        return [self.scales[0](x), self.scales[1](self.down(x))]
+
+
+# %%
+n = ganlib.count_parameters(TwoScaleD())
+print(f"two-scale D: {n:,} parameters (official 3,458,978)")
+assert n == 3_458_978
+D_small, D_lib = TwoScaleD(3, 16, 2), bg.MultiScaleDiscriminator(3, 16, 2, "instance", num_d=2)
+D_lib.load_state_dict(D_small.state_dict())
+x = torch.randn(2, 3, 32, 32)
+assert all(torch.allclose(p, q) for p, q in zip(D_small(x), D_lib(x)))  # this is ganlib's MultiScaleDiscriminator
+print([tuple(o.shape) for o in D_lib(x)])
+
+# %% [markdown]
+# ### 5. The training step, in the official order
+#
+# `bicycle_gan_model.optimize_parameters`: **(1)** forward both paths, **(2)** update G and E with
+# D and D2 frozen, **(3)** update D and D2 on detached fakes. The batch is split in halves: the
+# first half's $A$ feeds both paths, the second half's $B$ is D2's real image. Losses: LSGAN
+# (squared error, summed over D's two scales), Adam(2e-4, β1 = 0.5) for all four networks.
+#
+# The one subtle line is the latent regression. $\mu(E(\tilde B))$ must reach **G** (through
+# $\tilde B$) but not **E**: we freeze E's weights (`requires_grad_(False)`) *before* E reads
+# $\tilde B$, so autograd records no gradient for them, and unfreeze right after. Why: "we
+# found optimizing G and E simultaneously [for this loss] would encourage G and E to hide the
+# information of the latent code without learning meaningful modes" (paper, section 4). E learns
+# from the cVAE-GAN path alone.
+
+# %%
+def step(G, E, D, D2, opt, a, b, c):
+    h = a.shape[0] // 2
+    a1, b1, b2 = a[:h], b[:h], b[h:2 * h]
+    # (1) forward: cVAE-GAN  B -> z -> B̂   and   cLR-GAN  z -> B̃
+    mu, logvar = E(b1)
+    fake_enc = G(a1, reparameterize(mu, logvar))
+    z_random = torch.randn(h, G.nz, device=a.device)
+    fake_rand = G(a1, z_random)
+    # (2) G and E, discriminators frozen
+    bg.set_requires_grad([D, D2], False)
+    loss = (c.lambda_gan * bg.multiscale_g_loss(D(fake_enc))              # fool D
+            + c.lambda_l1 * F.l1_loss(fake_enc, b1)                       # B̂ ≈ B
+            + c.lambda_kl * kl_divergence(mu, logvar)                     # q(z|B) ≈ N(0, I)
+            + c.lambda_gan2 * bg.multiscale_g_loss(D2(fake_rand)))        # fool D2
+    bg.set_requires_grad([E], False)                  # latent regression: G only, E frozen
+    mu_rand, _ = E(fake_rand)
+    bg.set_requires_grad([E], True)
+    loss = loss + c.lambda_z * F.l1_loss(mu_rand, z_random)              # E(G(A, z)) ≈ z
+    opt["G"].zero_grad(); opt["E"].zero_grad()
+    loss.backward()
+    opt["E"].step(); opt["G"].step()
+    # (3) D and D2 on detached fakes
+    bg.set_requires_grad([D, D2], True)
+    for name, net, real, fake in (("D", D, b1, fake_enc), ("D2", D2, b2, fake_rand)):
+        d_loss = bg.multiscale_d_loss(net(real), net(fake.detach()))
+        opt[name].zero_grad(); d_loss.backward(); opt[name].step()
+    return float(loss), float(d_loss)
+
+
+# %% [markdown]
+# Check: the latent loss alone moves G and leaves E untouched; and our step is ganlib's
+# `bicyclegan_step` (same seed, same weights afterwards).
+
+# %%
+def weights(m):
+    return [p.detach().clone() for p in m.parameters()]
+
+
+only_z = ganlib.override(cfg.model, lambda_l1=0.0, lambda_kl=0.0, lambda_gan=0.0, lambda_gan2=0.0)
+torch.manual_seed(0); m = BicycleGAN(only_z)
+g0, e0 = weights(m.G), weights(m.E)
+step(m.G, m.E, m.D, m.D2, m.optimizers, A_show, B_show, only_z)
+assert any(not torch.equal(x, p) for x, p in zip(g0, m.G.parameters())), "the latent loss trains G"
+assert all(torch.equal(x, p) for x, p in zip(e0, m.E.parameters())), "the latent loss must not train E"
+
+torch.manual_seed(0); mine = BicycleGAN(cfg.model)
+torch.manual_seed(0); lib = BicycleGAN(cfg.model)
+torch.manual_seed(1); step(mine.G, mine.E, mine.D, mine.D2, mine.optimizers, A_show, B_show, cfg.model)
+torch.manual_seed(1); bg.bicyclegan_step(lib.G, lib.E, lib.D, lib.D2, lib.optimizers, A_show, B_show, cfg.model)
+for name in ("G", "E", "D", "D2"):
+    for p, q in zip(getattr(mine, name).parameters(), getattr(lib, name).parameters()):
+        assert torch.allclose(p, q, atol=1e-6), f"{name} differs from ganlib's bicyclegan_step"
+print("our step == ganlib.models.bicyclegan.bicyclegan_step")
+
+# %% [markdown]
+# The same step function also runs the paper's ablations, by switching parts off
+# (`BicycleGANConfig.variant`): `"cvae_gan"` (the cVAE-GAN path alone, no D2), `"clr_gan"` (the
+# cLR-GAN path alone, where the latent loss is E's only teacher and so trains E too) and
+# `"pix2pix_noise"` (which we trained above).
+#
+# ## Train: the four models, same data, same budget
+
+# %%
+models = {"pix2pix + noise": pix2pix_noise}
+for name, variant in (("cVAE-GAN", "cvae_gan"), ("cLR-GAN", "clr_gan"), ("BicycleGAN", "bicyclegan")):
+    models[name] = train(variant, cfg)
+    print(f"{name}: {cfg.steps} steps in {models[name].cpu_seconds:.0f} s CPU")
+bicycle = models["BicycleGAN"]
+viz.plot_losses(bicycle.history)
+plt.show()
+
+# %% [markdown]
+# ## Look
+#
+# Each row: one held-out outline, then outputs for eight random $z$ (BicycleGAN).
+
+# %%
+row, outs_bicycle = evaluate(bicycle, cfg)
+viz.show_strips(A_test[:6], outs_bicycle[:6, :8])
+plt.show()
+
+# %% [markdown]
+# A linear path in $z$, from $z_0$ to $z_1$ for the same outline: the output changes along
+# the path (at toy scale it jumps between colours; on shoes, colours blend smoothly).
+
+# %%
+with torch.no_grad():
+    g = torch.Generator().manual_seed(5)
+    z0, z1 = torch.randn(1, cfg.model.nz, generator=g), torch.randn(1, cfg.model.nz, generator=g)
+    t = torch.linspace(0, 1, 8)[:, None]
+    path = (1 - t) * z0 + t * z1                                  # (8, nz)
+    strips = torch.stack([bicycle.sample(A_test[i:i + 1].expand(8, -1, -1, -1).to(device), path.to(device)).cpu()
+                          for i in range(4)])
+viz.show_strips(A_test[:4], strips)
+plt.show()
+
+# %% [markdown]
+# ## Measure: the paper's comparison at toy scale
+#
+# For every held-out outline we draw `samples` random $z$ and report: **modes**, the mean number
+# of the K colours that appear (K = 4 is perfect); **valid**, the share of outputs whose fill is one
+# of the colours (a realism number: a muddy average is not); **diversity**, the mean pairwise
+# distance between outputs of the same input (pooled to 8x8; the paper uses LPIPS); **recon L1**,
+# the error of the cVAE reconstruction $G(A, \mu(E(B)))$ against $B$ (fidelity: can the model
+# produce *the* answer when told its code?).
+
+# %%
+results = {name: evaluate(m, cfg)[0] for name, m in models.items()}
+keys = ["modes", "valid", "diversity", "recon_l1"] if measure_modes else ["diversity", "recon_l1"]
+print(f"{'model':18}" + "".join(f"{k:>11}" for k in keys))
+for name, r in results.items():
+    print(f"{name:18}" + "".join(f"{r[k]:11.3f}" for k in keys))
+
+# %%
+if measure_modes:
+    assert results["pix2pix + noise"]["modes"] <= 2
+    assert results["BicycleGAN"]["diversity"] > results["pix2pix + noise"]["diversity"]
+    if PROFILE != "ci":  # the ci profile trains too briefly for a quality claim
+        assert results["BicycleGAN"]["modes"] >= 0.75 * cfg.k, "BicycleGAN should cover >= 75 % of the modes"
+
+# %% [markdown]
+# How to read it (the `cpu` profile, 1500 steps each; your numbers may differ a little): pix2pix
+# + noise covers about one mode with almost no diversity; cVAE-GAN alone reconstructs well (low
+# recon L1, it is *told* the code) but random $z$ are less reliable, since at test time codes come
+# from the prior, which the KL term only approximately matches; cLR-GAN alone produces diverse
+# outputs but, with no path that shows E real targets, it cannot reconstruct a given $B$;
+# BicycleGAN gets both: high mode coverage *and* low reconstruction error, as in the paper's
+# Table 2 and Figure 5.
+#
+# ## Pitfalls
+#
+# **"BicycleGAN is a CycleGAN-style X → Y → X cycle."** It is not. There is no second generator
+# and no image-space cycle: the "Bi" is the bijection between latent codes and outputs, enforced by
+# two paths that run in opposite directions *in latent space*: $B \to z \to \hat B$ (cVAE-GAN) and
+# $z \to \tilde B \to \hat z$ (cLR-GAN). The cell below makes the point with the graph itself: no
+# loss ever compares an image with a translation of a translation.
+
+# %%
+print("cVAE-GAN: B ──E──> z ──G(A, ·)──> B̂   loss |B̂ - B|   (an auto-encoder of B, conditioned on A)")
+print("cLR-GAN:  z ──G(A, ·)──> B̃ ──E──> ẑ   loss |ẑ - z|   (an auto-encoder of z)")
+assert not hasattr(bicycle, "F"), "there is no second generator Y -> X"
+assert {"G", "E", "D", "D2"} == set(bicycle.modules_dict())
+
+# %% [markdown]
+# **Letting the latent loss train E.** Then G and E can agree on a code hidden in tiny pixel
+# changes: $|\hat z - z|$ falls, but the outputs do not differ visibly. The official code (and ours)
+# freezes E for that term; in a write-up that calls `loss.backward()` on everything with E's
+# optimizer stepping afterwards, E is trained by it.
+#
+# **Sampling with a non-finite or wrongly sized z.** These fail loudly instead of producing
+# garbage:
+
+# %%
+for bad in (torch.randn(2, 7), torch.tensor([[float("nan")] * 8] * 2)):
+    try:
+        bicycle.sample(A_test[:2].to(device), bad.to(device))
+    except ValueError as err:
+        print("ValueError:", err)
+try:  # an encoder whose codes have another size than the generator takes
+    bg.bicyclegan_step(bicycle.G, bg.ResNetEncoder(3, nz=4, nef=8, n_blocks=3), bicycle.D, bicycle.D2,
+                       bicycle.optimizers, A_show, B_show, bicycle.cfg)
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
+# **Other traps.** Using $\mu$ *and* a sampled $z$ for the latent target (the official code
+# regresses the mean $\mu(E(\tilde B))$: a point estimate, stable); forgetting that the official D
+# sees the output alone (not the pair $(A, B)$ as in pix2pix); KL averaged instead of summed
+# (changes its effective weight by the batch size times 8).
+#
+# ## Summary
+#
+# - Pix2pix ignores an input noise vector: one mode per input, diversity near zero.
+# - BicycleGAN makes $z$ matter with two paths: cVAE-GAN ($B \to z \to \hat B$, L1 λ = 10 and
+#   KL λ = 0.01) and cLR-GAN ($z \to \tilde B \to \hat z$, latent L1 λ = 0.5, updating G only),
+#   each with its own two-scale LSGAN discriminator; G and E step first, then D and D2.
+# - At equal budget, BicycleGAN covers most of the K modes and still reconstructs a given target.
+# - Parameter counts match the official defaults: G 54,417,795 (z at the input) / 54,794,627 (z at
+#   every layer), E 2,590,032, D and D2 3,458,978 each.
+#
+# ## Exercises
+#
+# Each exercise has a check cell right after it. Run it: it passes when your answer is right.
+
+# %%
+import math
+
+import torch
+from torch import nn
+
+
+# %% [markdown]
+# **Exercise 1.** Write the KL divergence of $\mathcal N(\mu, \sigma^2)$ from $\mathcal N(0, I)$,
+# summed over every element, from `mu` and `logvar` $= \log\sigma^2$.
+
+# %%
+def kl_to_standard_normal(mu, logvar):
+    ### BEGIN SOLUTION
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    ### END SOLUTION
+
+
+# %%
+assert float(kl_to_standard_normal(torch.zeros(3, 8), torch.zeros(3, 8))) == 0.0, "N(0, I) vs itself: 0"
+assert math.isclose(float(kl_to_standard_normal(torch.tensor([[1.0, 2.0]]), torch.zeros(1, 2))), 2.5), \
+    "with sigma = 1 the KL is sum(mu^2) / 2"
+### BEGIN HIDDEN TESTS
+lv = torch.tensor([[math.log(2.0)]])
+assert math.isclose(float(kl_to_standard_normal(torch.zeros(1, 1), lv)), 0.5 * (2.0 - 1.0 - math.log(2.0)), rel_tol=1e-6)
+### END HIDDEN TESTS
+print("exercise 1 ok")
+
+
+# %% [markdown]
+# **Exercise 2.** The latent regression loss $\lVert \mu(E(G(a, z))) - z\rVert_1$ (mean absolute
+# error) whose gradient reaches G's parameters but **not** E's. `E(x)` returns `(mu, logvar)`.
+# Leave E's parameters trainable when you return.
+
+# %%
+def latent_regression_loss(G, E, a, z):
+    ### BEGIN SOLUTION
+    fake = G(a, z)
+    for p in E.parameters():
+        p.requires_grad_(False)
+    mu, _ = E(fake)
+    for p in E.parameters():
+        p.requires_grad_(True)
+    return (mu - z).abs().mean()
+    ### END SOLUTION
+
+
+# %%
+class _G(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+
+    def forward(self, a, z):
+        return a * self.w + z.sum(1, keepdim=True)
+
+
+class _E(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(1, 2)
+
+    def forward(self, x):
+        return self.lin(x), torch.zeros_like(self.lin(x))
+
+
+torch.manual_seed(0)
+_g, _e = _G(), _E()
+_loss = latent_regression_loss(_g, _e, torch.ones(4, 1), torch.randn(4, 2))
+_loss.backward()
+assert _g.w.grad is not None and float(_g.w.grad.abs()) > 0, "the loss must train G"
+assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in _e.parameters()), \
+    "E's parameters received a gradient: freeze them while E reads G's output"
+assert all(p.requires_grad for p in _e.parameters()), "leave E trainable for the cVAE-GAN path"
+### BEGIN HIDDEN TESTS
+_z = torch.randn(4, 2)
+with torch.no_grad():
+    _expected = (_e(_g(torch.ones(4, 1), _z))[0] - _z).abs().mean()
+assert torch.isclose(latent_regression_loss(_g, _e, torch.ones(4, 1), _z), _expected)
+### END HIDDEN TESTS
+print("exercise 2 ok")
+
+
+# %% [markdown]
+# **Exercise 3.** Count distinct modes: given `modes (N, S)` (the mode index of each of S samples
+# of N inputs, -1 for "no mode"), return the mean over inputs of the number of distinct valid modes.
+
+# %%
+def mean_distinct_modes(modes):
+    ### BEGIN SOLUTION
+    return sum(len(set(row.tolist()) - {-1}) for row in modes) / len(modes)
+    ### END SOLUTION
+
+
+# %%
+assert mean_distinct_modes(torch.tensor([[0, 1, 2, 3], [0, 0, 0, 0]])) == 2.5
+assert mean_distinct_modes(torch.tensor([[-1, -1, 1, 1]])) == 1.0, "-1 (no mode) does not count as a mode"
+### BEGIN HIDDEN TESTS
+assert mean_distinct_modes(torch.tensor([[-1, -1], [3, 2]])) == 1.0
+### END HIDDEN TESTS
+print("exercise 3 ok")
+
+# %% [markdown]
+# ## Further reading
+#
+# - J.-Y. Zhu, R. Zhang, D. Pathak, T. Darrell, A. A. Efros, O. Wang, E. Shechtman. *Toward
+#   Multimodal Image-to-Image Translation.* NeurIPS 2017. Code: github.com/junyanz/BicycleGAN.
+# - P. Isola, J.-Y. Zhu, T. Zhou, A. A. Efros. *Image-to-Image Translation with Conditional
+#   Adversarial Networks.* CVPR 2017 (pix2pix, and the observation that it ignores noise).
+# - D. P. Kingma, M. Welling. *Auto-Encoding Variational Bayes.* ICLR 2014 (the reparameterisation trick).
+# - A. B. L. Larsen, S. K. Sønderby, H. Larochelle, O. Winther. *Autoencoding beyond pixels using a
+#   learned similarity metric.* ICML 2016 (VAE-GAN).
+# - J. Donahue, P. Krähenbühl, T. Darrell. *Adversarial Feature Learning.* ICLR 2017, and V. Dumoulin
+#   et al. *Adversarially Learned Inference.* ICLR 2017 (latent regression and bidirectional GANs).
+# - X. Chen, Y. Duan, R. Houthooft, J. Schulman, I. Sutskever, P. Abbeel. *InfoGAN.* NeurIPS 2016
+#   (recovering the code from the output).
+# - R. Zhang, P. Isola, A. A. Efros, E. Shechtman, O. Wang. *The Unreasonable Effectiveness of Deep
+#   Features as a Perceptual Metric.* CVPR 2018 (LPIPS, the paper's diversity distance).
+# - X. Huang, M.-Y. Liu, S. Belongie, J. Kautz. *Multimodal Unsupervised Image-to-Image Translation.*
+#   ECCV 2018 (MUNIT, the unpaired successor).
