@@ -493,11 +493,13 @@ viz.show_side_by_side({"input": A_test, **loss_outputs, "target": B_test}, n=4)
 plt.show()
 
 # %% [markdown]
-# Read the table (numbers measured when this notebook ran; the closing note of the chapter's
-# pull request lists those of the `cpu` profile): the L1-only model has the lowest high-frequency
-# ratio — a flat wall without mortar joints, the average over the random brick phases — while
-# adding the cGAN term brings the ratio towards 1 (bricks come back) at a similar L1. The
-# cGAN-only model has no reason to follow the input faithfully, and it shows in L1 and PSNR.
+# Read the table. In the `cpu` profile we measured (600 steps each, 64 px): L1 only — L1 0.127,
+# HF ratio 0.64; cGAN only — L1 0.322, HF ratio 1.56; L1 + cGAN — L1 0.135, HF ratio 0.93
+# (baseline L1 0.319). The L1-only model draws a flat wall without mortar joints, the average
+# over the random brick phases; adding the cGAN term brings the ratio close to 1 (the bricks
+# come back) at almost the same L1. The cGAN-only model has no reason to follow the input: its
+# L1 is no better than the mean image's, and a ratio above 1 means high-frequency *artefacts*,
+# not detail. (The `ci` profile trains far too briefly for these differences.)
 # Note that L1 and PSNR *reward* the blur: for a detail the input does not determine, the
 # average is the best guess in L1, which is why the paper judged realism with other means
 # (AMT studies, FCN scores).

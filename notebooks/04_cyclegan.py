@@ -639,7 +639,8 @@ for what, call in [
 #   PatchGANs; D's learn from a pool of 50 past fakes, at half weight.
 # - The GAN loss only makes outputs *look* right; the cycle loss is what keeps the *content*: the
 #   ablation shows it on data with a hidden ground truth.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # Each exercise has a check cell right after it. Run it: it passes when your answer is right.

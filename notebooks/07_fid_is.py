@@ -474,23 +474,29 @@ assert double_softmax < correct and caught
 
 # %% [markdown]
 # ### 2. FID on the classifier output instead of the pool features
-# The 10 logits keep little more than "which digit"; the 128-d (2048-d for Inception)
-# features also describe *how* it is drawn. Disturbances that keep the class readable barely
-# move a logit-FID relative to its real-vs-real baseline.
+# The classifier's output (10 class probabilities here, 1008 for Inception) keeps little more
+# than "which digit, how sure": disturbances that leave the class readable hardly move an
+# output-space FID away from its real-vs-real baseline, while the pool features (128-d here,
+# 2048-d for Inception) also see *how* the digit is drawn. We print each FID divided by its
+# own real-vs-real baseline, so the two columns are on the same footing.
 
 # %%
-clean_logits, real_logits = logits_of(held_out), logits_of(real)
-print(f"{'disturbance':<18}{'features: FID / baseline':>26}{'logits: FID / baseline':>24}")
-ratios = {}
+def probs_of(images):
+    return torch.softmax(logits_of(images), dim=1)
+
+
+real_probs = probs_of(real)
 base_f = metrics.fid_from_features(real_feats, held_out_feats)
-base_l = metrics.fid_from_features(real_logits, clean_logits)
+base_p = metrics.fid_from_features(real_probs, probs_of(held_out))
+print(f"{'mild disturbance':<22}{'pool features: FID / baseline':>31}{'output: FID / baseline':>25}")
+ratios = {}
 for name in ("gaussian blur", "swirl"):
     fn, alphas = DISTURBANCES[name]
     x = fn(held_out, alphas[1])
-    r_f = metrics.fid_from_features(real_feats, features(x)) / base_f
-    r_l = metrics.fid_from_features(real_logits, logits_of(x)) / base_l
-    ratios[name] = (r_f, r_l)
-    print(f"{name:<18}{r_f:>26.1f}{r_l:>24.1f}")
+    ratios[name] = (metrics.fid_from_features(real_feats, features(x)) / base_f,
+                    metrics.fid_from_features(real_probs, probs_of(x)) / base_p)
+    print(f"{name + ' ' + str(alphas[1]):<22}{ratios[name][0]:>31.1f}{ratios[name][1]:>25.1f}")
+assert all(r_out < r_feat for r_feat, r_out in ratios.values()), "the output-space FID should react less"
 
 # %% [markdown]
 # ### 3. Different resizers, weights or sample sizes give different FIDs
@@ -515,6 +521,8 @@ with torch.no_grad():
 fid_trained = metrics.fid_from_features(real_feats, features(noisy))
 print(f"same images (real vs noise 0.25), trained extractor: FID {fid_trained:.2f}; "
       f"randomly initialised extractor: FID {fid_random:.4f}")
+assert fid_resizers > 5 * base_f, "two resizers of the same images should look like different data to FID"
+assert fid_random < 0.1 * fid_trained, "different weights put FID on a different scale"
 
 # %% [markdown]
 # ### 4. The Inception Score on data that is not ImageNet
@@ -525,7 +533,7 @@ print(f"same images (real vs noise 0.25), trained extractor: FID {fid_trained:.2
 
 # %%
 one_per_class = torch.stack([held_out[held_out_labels == k][0] for k in range(10)])
-collapsed = one_per_class.repeat_interleave(len(held_out) // 10, dim=0)
+collapsed = one_per_class.repeat(len(held_out) // 10, 1, 1, 1)  # 0, 1, ..., 9, 0, 1, ...
 is_real = metrics.inception_score(logits_of(held_out), splits=2)[0]
 is_collapsed = metrics.inception_score(logits_of(collapsed), splits=2)[0]
 fid_collapsed = metrics.fid_from_features(real_feats, features(collapsed))

@@ -202,7 +202,7 @@ def test_mode_coverage_and_diversity_exact():
 
 # --------------------------------------------------------------------------- learning
 
-def _train(variant, steps, seed=0, time_limit=55.0):
+def _train(variant, steps, time_limit, seed=0):
     ganlib.seed_everything(seed)
     A, B, _ = load_multimodal_shapes(2000, 32, k=4, split="train")
     model = BicycleGAN(toy_config(variant=variant))
@@ -218,8 +218,9 @@ def _train(variant, steps, seed=0, time_limit=55.0):
 def test_bicyclegan_covers_the_modes_pix2pix_noise_does_not():
     """Measured (OMP_NUM_THREADS=1, process time): see the chapter's closing note."""
     t0 = time.process_time()
-    bicycle, _ = _train("bicyclegan", 700)
-    p2p, _ = _train("pix2pix_noise", 700)
+    # fixed, seeded step counts; the time limits (wall clock, 120 s in all) are only a hard cap
+    bicycle, _ = _train("bicyclegan", 700, time_limit=80.0)
+    p2p, _ = _train("pix2pix_noise", 700, time_limit=40.0)
     seconds = time.process_time() - t0
     print(f"modes covered of 4: BicycleGAN {bicycle:.2f}, pix2pix+noise {p2p:.2f} ({seconds:.0f} s CPU)")
     assert bicycle >= 3.0, f"BicycleGAN covers {bicycle:.2f} of 4 modes, expected >= 3 (75 %)"

@@ -318,13 +318,16 @@ def test_cyclegan_learns_to_translate_shapes():
     X, Y = load_unpaired_shapes("train", size=32)
     Xt, Yt = load_unpaired_shapes("test", size=32, limit=200)
     model = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=3, n_layers_d=2))
-    fit(model.step, UnpairedBatches(X, Y, batch_size=8), 300, modules=model.modules,
-        optimizers=model.optimizers, progress=False, time_limit=80)
+    history = fit(model.step, UnpairedBatches(X, Y, batch_size=8), 300, modules=model.modules,
+                  optimizers=model.optimizers, progress=False, time_limit=240)  # wall-clock hard cap
+    assert len(history.steps) == 300, (f"only {len(history.steps)} of 300 steps in the 240 s cap: "
+                                       "the machine is overloaded (about 35 s on one idle core)")
     clf = train_domain_classifier(X, Y, steps=150)
     scores = evaluate_translation(model, Xt, Yt, clf)
     identity = float((Xt - Yt).abs().mean())
     random_y = float((Yt.roll(1, 0) - Yt).abs().mean())
-    print(scores, {"identity": identity, "random y": random_y}, time.process_time() - start)
+    print(scores, {"identity": identity, "random y": random_y},
+          f"{time.process_time() - start:.1f} s CPU")
     assert clf.fraction_y(Yt) > 0.99 and clf.fraction_y(Xt) < 0.01
     assert scores["G(x) in Y"] >= 0.8
     assert scores["content G"] < identity and scores["content G"] < random_y

@@ -118,3 +118,18 @@ def test_checksum_is_verified(tmp_path):
         load_fid_inception(cache_dir=tmp_path / "empty", download=False)
     assert inc.FID_WEIGHTS_URL.endswith(inc.FID_WEIGHTS_FILENAME)
     assert inc.FID_WEIGHTS_SHA256.startswith("6726825d") and len(inc.FID_WEIGHTS_SHA256) == 64
+
+
+def test_download_goes_through_the_registry_with_checksum(tmp_path, monkeypatch):
+    from ganlib.data import registry
+
+    calls = []
+
+    def fake_download(url, dest, sha256=None, **kwargs):
+        calls.append((url, str(dest), sha256))
+        raise ConnectionError("offline test")
+
+    monkeypatch.setattr(registry, "download_url", fake_download)
+    with pytest.raises(ConnectionError):
+        load_fid_inception(cache_dir=tmp_path)
+    assert calls == [(inc.FID_WEIGHTS_URL, str(tmp_path / inc.FID_WEIGHTS_FILENAME), inc.FID_WEIGHTS_SHA256)]
