@@ -354,7 +354,8 @@ assert bn.eps == 0.8 and bn.momentum == 0.1
 # - Use the non-saturating generator loss and compute every loss from logits.
 # - Measure what the model learned with a number and a baseline: here, modes covered by the
 #   trained vs an untrained generator.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # Each exercise has a check cell right after it. Run it: it passes when your answer is right.

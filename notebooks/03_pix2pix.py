@@ -534,6 +534,13 @@ viz.show_side_by_side({"input": A_test, **rf_outputs, "target": B_test}, n=4)
 plt.show()
 
 # %% [markdown]
+# In the `cpu` profile we measured HF ratios of 0.67 (1x1), 0.81 (16x16), 0.93 (70x70) and 0.93
+# (142x142, the whole 64 px image), with held-out L1 between 0.120 and 0.136. As in the paper:
+# the 1x1 PixelGAN cannot see texture at all (its outputs are as flat as L1's), 16x16 sees
+# some of it, 70x70 restores it, and seeing the whole image with 2.5 times the parameters buys
+# nothing more. L1 again slightly prefers the blurrier models.
+
+# %% [markdown]
 # ### The authors' weights
 #
 # `UNetGenerator.from_official` reads a generator checkpoint of the official implementation

@@ -158,7 +158,8 @@ def test_step_matches_a_hand_written_official_update_of_d():
     torch.manual_seed(1)
     mu, logvar = m.E(B[:2])
     fake = m.G(A[:2], reparameterize(mu, logvar)).detach()
-    expected = float(multiscale_d_loss(m.D(B[:2]), m.D(fake)))
+    with torch.no_grad():
+        expected = float(multiscale_d_loss(m.D(B[:2]), m.D(fake)))
     torch.manual_seed(1)
     out = m.step((A, B))
     assert math.isclose(float(out["d_loss"]), expected, rel_tol=1e-5)
@@ -216,7 +217,8 @@ def _train(variant, steps, time_limit, seed=0):
 
 @pytest.mark.learning
 def test_bicyclegan_covers_the_modes_pix2pix_noise_does_not():
-    """Measured (OMP_NUM_THREADS=1, process time): see the chapter's closing note."""
+    """Measured (one thread, process time): BicycleGAN 3.31 of 4 modes (54 s), pix2pix + noise
+    0.03 (25 s): 79 s of CPU in all."""
     t0 = time.process_time()
     # fixed, seeded step counts; the time limits (wall clock, 120 s in all) are only a hard cap
     bicycle, _ = _train("bicyclegan", 700, time_limit=80.0)

@@ -57,7 +57,8 @@ def test_chapter_anatomy(chapter):
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, f"{chapter}: exactly one cell tagged 'parameters'"
     assert "get_profile" in params[0].source and "choose(" in params[0].source
-    assert any(c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercises") for c in nb.cells)
+    assert any(c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercises") for c in nb.cells), \
+        f"{chapter}: the exercises need a markdown cell of their own starting with '## Exercises'"
 
 
 def test_readme_lists_every_chapter_with_a_badge():

@@ -80,7 +80,7 @@ def test_pool_features_equal_references(weights_file, images, monkeypatch):
     ours = ext(2 * x01 - 1)
     assert ours.shape == (1, 2048) and ours.abs().max() > 0.1
     assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))
-    # torch-fidelity (and torchmetrics, built on it): uint8 images, normalised by (x - 128) / 128
+    # torch-fidelity and torchmetrics (built on it): uint8 images, normalised by (x - 128) / 128
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     tf = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
@@ -91,6 +91,12 @@ def test_pool_features_equal_references(weights_file, images, monkeypatch):
     assert torch.allclose(ours_pool, ref_pool, rtol=1e-4, atol=1e-5 * float(ref_pool.abs().max()))
     ours_logits = net.logits_from_pool(ours_pool)
     assert torch.allclose(ours_logits, ref_logits, rtol=1e-4, atol=1e-5 * float(ref_logits.abs().max()))
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    tm = NoTrainInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights_file))
+    tm_pool = tm(images)
+    tm_pool = tm_pool[0] if isinstance(tm_pool, tuple) else tm_pool
+    assert torch.allclose(ours_pool, tm_pool, rtol=1e-4, atol=1e-5 * float(tm_pool.abs().max()))
 
 
 def test_preprocess_follows_pytorch_fid():

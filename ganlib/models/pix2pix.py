@@ -171,7 +171,12 @@ class UNetGenerator(nn.Module):
     tiled spatially, ``z[:, :, None, None].expand(N, nz, h, w)``, and concatenated along
     channels to the input of the first convolution (``z_injection="input"``) or to the
     input of the down-sampling convolution of every level (``"all"``), so each of those
-    convolutions has ``nz`` more input channels. Call ``G(x, z)``.
+    convolutions has ``nz`` more input channels. Call ``G(x, z)``. (In the middle levels the
+    tiled z passes through the block's LeakyReLU with ``x``, as in the official
+    ``UnetBlock_with_z``. The official BicycleGAN blocks concatenate ``[decoded, skip]``
+    where pix2pix's concatenate ``[skip, decoded]``; we keep pix2pix's order, which only
+    matters for loading BicycleGAN checkpoints. BicycleGAN initialises with
+    ``init_weights(G, 0.02, kind="xavier")``.)
 
     ``upsample``: ``"basic"`` (transposed 4x4 conv, pix2pix) or ``"bilinear"``/``"nearest"``
     (resize then 3x3 conv, BicycleGAN's options).
