@@ -25,7 +25,6 @@ LSGAN; Adam 2e-4, beta1 0.5; Xavier init, gain 0.02. Default counts (``BicycleGA
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections import OrderedDict
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
