@@ -208,8 +208,11 @@ def _train(variant, steps, time_limit, seed=0):
     A, B, _ = load_multimodal_shapes(2000, 32, k=4, split="train")
     model = BicycleGAN(toy_config(variant=variant))
     batches = TensorBatches(A, B, batch_size=16, seed=seed)
-    fit(model.step, batches, steps, modules=model.modules_dict(), optimizers=model.optimizers,
-        progress=False, time_limit=time_limit)
+    history = fit(model.step, batches, steps, modules=model.modules_dict(), optimizers=model.optimizers,
+                  progress=False, time_limit=time_limit)
+    done = history.steps[-1] if history.steps else 0
+    assert done >= steps, (f"{variant}: the {time_limit} s cap stopped training after {done} of {steps} steps; "
+                           "the machine is too slow or too busy for this learning test's budget")
     At, _, _ = load_multimodal_shapes(32, 32, k=4, split="test")
     outs = sample_outputs(model.G, At, 16, torch.Generator().manual_seed(1))
     return mode_coverage(At, outs, k=4)
