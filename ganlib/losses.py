@@ -69,3 +69,18 @@ def d_loss_hinge(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor
 def g_loss_hinge(fake_out: torch.Tensor) -> torch.Tensor:
     r"""Hinge generator loss :math:`-\mathbb{E}[D(G(z))]` (SAGAN, BigGAN)."""
     return -fake_out.mean()
+
+
+GAN_MODES = {
+    "vanilla": (d_loss_bce, g_loss_nonsaturating),  # pix2pix's default
+    "lsgan": (d_loss_lsgan, g_loss_lsgan),          # CycleGAN's and BicycleGAN's default
+    "hinge": (d_loss_hinge, g_loss_hinge),          # SAGAN, BigGAN
+}
+
+
+def gan_losses(mode: str):
+    """``(d_loss, g_loss)`` for a GAN objective named as in the official code's ``--gan_mode``."""
+    try:
+        return GAN_MODES[mode]
+    except KeyError:
+        raise ValueError(f"gan_mode must be one of {sorted(GAN_MODES)}, got {mode!r}") from None

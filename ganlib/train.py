@@ -65,6 +65,18 @@ class History:
         return f"History({len(self.steps)} steps; last: {last})"
 
 
+def set_requires_grad(nets, flag: bool) -> None:
+    """Switch gradient tracking of every parameter of ``nets`` on or off (``None`` entries skipped).
+
+    The official pix2pix/CycleGAN/BicycleGAN steps freeze the discriminators this way while
+    the generator is updated, so G's backward pass computes no gradients for D.
+    """
+    for net in nets:
+        if net is not None:
+            for p in net.parameters():
+                p.requires_grad_(flag)
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 def _config_dict(config: Any) -> Optional[Dict[str, Any]]:

@@ -258,3 +258,18 @@ def test_viz_functions_draw(tmp_path):
     viz.plot_losses(h)
     grid = viz.to_image(imgs[:4], nrow=2)
     assert grid.shape[-1] == 3 and 0 <= grid.min() and grid.max() <= 1
+
+
+def test_gan_losses_exact_values():
+    from ganlib import losses
+    real, fake = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 0.5])
+    sp = torch.nn.functional.softplus
+    assert torch.isclose(losses.d_loss_bce(real, fake), sp(-real).mean() + sp(fake).mean())
+    assert torch.isclose(losses.g_loss_nonsaturating(fake), sp(-fake).mean())
+    assert torch.isclose(losses.d_loss_lsgan(real, fake), torch.tensor((1 + 1) / 2 + (1 + 0.25) / 2))
+    assert torch.isclose(losses.g_loss_lsgan(fake), torch.tensor((4 + 0.25) / 2))
+    assert torch.isclose(losses.d_loss_hinge(real, fake), torch.tensor((1 + 0) / 2 + (0 + 1.5) / 2))
+    assert torch.isclose(losses.g_loss_hinge(fake), torch.tensor(0.25))
+    assert losses.gan_losses("lsgan") == (losses.d_loss_lsgan, losses.g_loss_lsgan)
+    with pytest.raises(ValueError, match="gan_mode must be one of"):
+        losses.gan_losses("wgan")

@@ -34,6 +34,7 @@ from torch import nn
 
 from .. import losses
 from .pix2pix import PatchDiscriminator, UNetGenerator, init_weights, norm_layer
+from ..train import set_requires_grad
 
 __all__ = [
     "ResidualDownBlock", "ResNetEncoder", "MultiScaleDiscriminator", "reparameterize", "kl_divergence",
@@ -187,14 +188,6 @@ def check_z(z: torch.Tensor, n: int, nz: int) -> torch.Tensor:
     return z
 
 
-def _gan_fns(gan_mode: str):
-    if gan_mode == "lsgan":
-        return losses.d_loss_lsgan, losses.g_loss_lsgan
-    if gan_mode == "vanilla":
-        return losses.d_loss_bce, losses.g_loss_nonsaturating
-    raise ValueError(f"gan_mode must be 'lsgan' (BicycleGAN's default) or 'vanilla', got {gan_mode!r}")
-
-
 def _as_list(outs: Outputs) -> List[torch.Tensor]:
     return [outs] if isinstance(outs, torch.Tensor) else list(outs)
 
@@ -202,22 +195,14 @@ def _as_list(outs: Outputs) -> List[torch.Tensor]:
 def multiscale_d_loss(real_outs: Outputs, fake_outs: Outputs, gan_mode: str = "lsgan") -> torch.Tensor:
     r"""D's loss summed over scales: :math:`\sum_s [\ell(D_s(\text{real}), 1) + \ell(D_s(\text{fake}), 0)]`,
     :math:`\ell` = squared error for LSGAN (the official ``backward_D``: no factor 1/2)."""
-    d_loss, _ = _gan_fns(gan_mode)
+    d_loss, _ = losses.gan_losses(gan_mode)
     return sum(d_loss(r, f) for r, f in zip(_as_list(real_outs), _as_list(fake_outs)))
 
 
 def multiscale_g_loss(fake_outs: Outputs, gan_mode: str = "lsgan") -> torch.Tensor:
     r"""G's adversarial loss summed over scales: :math:`\sum_s \ell(D_s(\text{fake}), 1)`."""
-    _, g_loss = _gan_fns(gan_mode)
+    _, g_loss = losses.gan_losses(gan_mode)
     return sum(g_loss(f) for f in _as_list(fake_outs))
-
-
-def set_requires_grad(nets: Iterable[Optional[nn.Module]], flag: bool) -> None:
-    """Turn gradients of every parameter of ``nets`` on or off (``None`` entries are skipped)."""
-    for net in nets:
-        if net is not None:
-            for p in net.parameters():
-                p.requires_grad_(flag)
 
 
 # --------------------------------------------------------------------------- the model

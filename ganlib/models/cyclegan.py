@@ -29,6 +29,7 @@ from torch import nn
 
 from ..losses import d_loss_lsgan, g_loss_lsgan
 from .pix2pix import PatchDiscriminator, init_weights, linear_decay, norm_layer
+from ..train import set_requires_grad
 
 __all__ = ["ResnetBlock", "ResnetGenerator", "ImagePool", "cycle_loss", "identity_loss",
            "set_requires_grad", "cyclegan_step", "CycleGANConfig", "CycleGAN", "DomainClassifier",
@@ -266,13 +267,6 @@ def identity_loss(same: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
                          "shape; the identity loss needs domains with the same channel count "
                          "(set lambda_identity=0 for e.g. grayscale <-> RGB)")
     return (same - real).abs().mean()
-
-
-def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:
-    """Switch gradient tracking of every parameter of ``nets`` on or off (freezes D's during G's update)."""
-    for net in nets:
-        for p in net.parameters():
-            p.requires_grad_(flag)
 
 
 # --------------------------------------------------------------------------- the training step
