@@ -27,6 +27,9 @@ from torch import nn
 
 PathLike = Union[str, os.PathLike]
 
+# config fields that may differ when a run is resumed: training a finished run for longer
+RESUMABLE_FIELDS = frozenset({"steps"})
+
 
 class History:
     """Loss values per step, plus snapshots (step, images) taken during training."""
@@ -145,7 +148,8 @@ def save_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
                     optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
                     schedulers: Optional[Mapping[str, Any]] = None, step: int = 0,
                     history: Optional[History] = None, batches: Any = None, config: Any = None,
-                    extra: Optional[Mapping[str, Any]] = None) -> None:
+                    extra: Optional[Mapping[str, Any]] = None,
+                    states: Optional[Mapping[str, Any]] = None) -> None:
     """Write a checkpoint atomically; it loads with ``torch.load(..., weights_only=True)``."""
     state = {
         "format": "ganlib-checkpoint-1",
@@ -153,6 +157,7 @@ def save_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
         "modules": {k: m.state_dict() for k, m in modules.items()},
         "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
         "schedulers": {k: s.state_dict() for k, s in (schedulers or {}).items()},
+        "states": {k: s.state_dict() for k, s in (states or {}).items()},
         "history": history.state_dict() if history is not None else None,
         "batches": batches.state_dict() if batches is not None and hasattr(batches, "state_dict") else None,
         "config": _config_dict(config),
@@ -166,11 +171,13 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
                     optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
                     schedulers: Optional[Mapping[str, Any]] = None, history: Optional[History] = None,
                     batches: Any = None, config: Any = None, restore_rng: bool = True,
-                    map_location: Any = "cpu") -> Dict[str, Any]:
+                    map_location: Any = "cpu",
+                    states: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` into the given objects.
 
     Loads with ``weights_only=True`` (no arbitrary code runs). Raises ``ValueError``
-    naming the mismatch when the checkpoint holds another model or another config.
+    naming the mismatch when the checkpoint holds another model or another config; a
+    config that differs only in ``steps`` is accepted, so a finished run can train longer.
     Returns the raw state (``step``, ``extra``...).
     """
     path = Path(path)
@@ -181,8 +188,10 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
         raise ValueError(f"{path} is not a ganlib checkpoint (written by save_checkpoint/fit)")
     saved_config, want = state.get("config"), _config_dict(config)
     if want is not None and saved_config is not None and saved_config != want:
-        diff = sorted(k for k in set(want) | set(saved_config) if want.get(k) != saved_config.get(k))
+        diff = sorted(k for k in set(want) | set(saved_config)
+                      if want.get(k) != saved_config.get(k) and k not in RESUMABLE_FIELDS)
         shown = ", ".join(f"{k}: checkpoint {saved_config.get(k)!r} vs now {want.get(k)!r}" for k in diff[:5])
+    if want is not None and saved_config is not None and saved_config != want and diff:
         raise ValueError(f"checkpoint {path} was written with another config ({shown}). "
                          "Use the same config to resume, another checkpoint path, or delete the file.")
     names = set(modules)
@@ -197,6 +206,8 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
         opt.load_state_dict(state["optimizers"][name])
     for name, sched in (schedulers or {}).items():
         sched.load_state_dict(state["schedulers"][name])
+    for name, obj in (states or {}).items():
+        obj.load_state_dict(state.get("states", {})[name])
     if history is not None and state.get("history") is not None:
         history.load_state_dict(state["history"])
     if batches is not None and state.get("batches") is not None:
@@ -221,6 +232,7 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
         modules: Mapping[str, nn.Module],
         optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
         schedulers: Optional[Mapping[str, Any]] = None,
+        states: Optional[Mapping[str, Any]] = None,
         checkpoint: Optional[PathLike] = None, checkpoint_every: int = 500,
         config: Any = None, snapshot_fn: Optional[Callable[[], torch.Tensor]] = None,
         snapshot_every: int = 0, time_limit: Optional[float] = None,
@@ -232,7 +244,9 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
       its losses; any non-finite loss stops training with an error naming the step.
     - ``checkpoint``: a path; resumes from it when it exists, writes it every
       ``checkpoint_every`` steps and at the end (models, optimizers, schedulers,
-      data position, RNG states, history). ``config`` is stored and checked on resume.
+      data position, RNG states, history, and ``states``: any other objects with
+      ``state_dict``/``load_state_dict``, such as image pools). ``config`` is stored
+      and checked on resume (``steps`` may change, to train a finished run longer).
     - ``snapshot_fn``: called every ``snapshot_every`` steps (models in eval mode);
       its images are kept in ``history.snapshots``.
     - ``time_limit``: seconds; stop early (after a whole step) once spent.
@@ -243,11 +257,12 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, modules=modules, optimizers=optimizers,
-                                schedulers=schedulers, history=history, batches=batches, config=config)
+                                schedulers=schedulers, history=history, batches=batches, config=config,
+                                states=states)
         start = state["step"]
     save = (lambda s: save_checkpoint(checkpoint, modules=modules, optimizers=optimizers,
                                       schedulers=schedulers, step=s, history=history,
-                                      batches=batches, config=config)) if checkpoint else None
+                                      batches=batches, config=config, states=states)) if checkpoint else None
     bar = None
     if progress and steps > start:
         from tqdm.auto import tqdm

@@ -394,7 +394,7 @@ viz.show_grid(torch.cat([X_test[:8], Y_test[:8]]), nrow=8, row_labels=["x", "y*"
 #
 # `ganlib.models.CycleGAN` holds the four networks, the two optimizers and the two pools;
 # `model.step` is `cyclegan_step`. The pools and the LR schedules travel in the checkpoint with
-# the weights (`schedulers=model.states`), so a resumed run continues exactly.
+# the weights (`states=model.states`), so a resumed run continues exactly.
 
 # %%
 ganlib.seed_everything(0)
@@ -405,7 +405,7 @@ batches = UnpairedBatches(X, Y, batch_size=cfg.batch_size, seed=0, device=device
 sample_x, sample_y = X_test[:8].to(device), Y_test[:8].to(device)
 start = time.process_time()
 history = fit(model.step, batches, cfg.steps, modules=model.modules, optimizers=model.optimizers,
-              schedulers=model.states, checkpoint=cfg.checkpoint, checkpoint_every=2000,
+              states=model.states, checkpoint=cfg.checkpoint, checkpoint_every=2000,
               config=cfg.model, snapshot_fn=lambda: model.G(sample_x),
               snapshot_every=max(1, cfg.steps // 4), desc="CycleGAN")
 print(f"{len(history.steps)} steps, {time.process_time() - start:.0f} s of CPU time "

@@ -213,6 +213,7 @@ def test_checkpoint_of_another_model_or_config_is_refused(tmp_path):
     @dataclass
     class Cfg:
         width: int = 16
+        steps: int = 100
 
     net, opt, *_ = _toy_problem()
     path = tmp_path / "c.pt"
@@ -229,6 +230,8 @@ def test_checkpoint_of_another_model_or_config_is_refused(tmp_path):
         load_checkpoint(tmp_path / "other.pt", modules={"net": net})
     state = load_checkpoint(path, modules={"net": net}, optimizers={"opt": opt}, config=Cfg())
     assert state["step"] == 3
+    # training a finished run for longer: only `steps` changed
+    assert load_checkpoint(path, modules={"net": net}, config=Cfg(steps=500))["step"] == 3
 
 
 def test_time_limit_and_snapshots():

@@ -405,7 +405,7 @@ class CycleGAN:
     @property
     def states(self) -> Dict[str, Any]:
         """Objects with ``state_dict``/``load_state_dict`` besides modules and optimizers: the LR
-        schedulers and the image pools. Pass them as ``fit(..., schedulers=model.states)`` so that
+        schedulers and the image pools. Pass them as ``fit(..., states=model.states)`` so that
         checkpoints keep them and a resumed run continues exactly."""
         return {**{f"lr_{k}": v for k, v in self.schedulers.items()},
                 "pool_x": self.pool_x, "pool_y": self.pool_y}
