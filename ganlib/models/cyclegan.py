@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..losses import d_loss_lsgan, g_loss_lsgan
-from .pix2pix import PatchDiscriminator, init_weights, linear_decay, norm_layer
+from .pix2pix import PatchDiscriminator, init_weights, linear_decay, norm_layer, read_state_dict
 from ..train import set_requires_grad
 
 __all__ = ["ResnetBlock", "ResnetGenerator", "ImagePool", "cycle_loss", "identity_loss",
@@ -141,15 +141,7 @@ class ResnetGenerator(nn.Module):
         Old checkpoints hold ``running_mean``/``running_var`` for instance norm layers that track
         no statistics; they are dropped, as the official ``__patch_instance_norm_state_dict`` does.
         """
-        if isinstance(state_dict_or_path, (str, os.PathLike)):
-            if not os.path.isfile(state_dict_or_path):
-                raise FileNotFoundError(f"no checkpoint at {state_dict_or_path}")
-            state = torch.load(state_dict_or_path, map_location="cpu", weights_only=True)
-        else:
-            state = state_dict_or_path
-        if not isinstance(state, Mapping):
-            raise ValueError(f"expected a state_dict (a mapping of names to tensors), got {type(state).__name__}")
-        state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+        state = read_state_dict(state_dict_or_path)
         if any(k.startswith("model.model.") for k in state):
             raise ValueError("this checkpoint is an official U-Net generator (unet_128/unet_256, keys "
                              "'model.model...'), not a ResnetGenerator: load it with "

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..losses import gan_losses
+
 __all__ = [
     "norm_layer", "init_weights", "receptive_field", "empirical_receptive_field", "min_input_size",
     "high_frequency_energy", "evaluate_translation",
@@ -156,6 +158,20 @@ class UNetBlock(nn.Module):
         return h if self.outermost else torch.cat([x, h], 1)
 
 
+
+def read_state_dict(state_dict_or_path) -> Dict[str, torch.Tensor]:
+    """A state_dict given directly or as a ``.pth`` path (loaded with ``weights_only=True``),
+    without the ``module.`` prefix that ``DataParallel`` training leaves on official checkpoints."""
+    if isinstance(state_dict_or_path, (str, os.PathLike)):
+        if not os.path.isfile(state_dict_or_path):
+            raise FileNotFoundError(f"no checkpoint at {state_dict_or_path}")
+        sd = torch.load(state_dict_or_path, map_location="cpu", weights_only=True)
+    else:
+        sd = state_dict_or_path
+    if not isinstance(sd, Mapping):
+        raise TypeError(f"expected a state_dict (a mapping of names to tensors), got {type(sd).__name__}")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
+
 class UNetGenerator(nn.Module):
     r"""The pix2pix generator: an encoder-decoder with skip connections (Isola et al. 2017, 3.2.1).
 
@@ -284,13 +300,7 @@ class UNetGenerator(nn.Module):
         For the official test-time behaviour, keep the model in ``train()`` mode (see
         the chapter): the official test script does not call ``eval()``.
         """
-        if isinstance(state_dict_or_path, (str, os.PathLike)):
-            sd = torch.load(state_dict_or_path, map_location="cpu", weights_only=True)
-        else:
-            sd = state_dict_or_path
-        if not isinstance(sd, Mapping):
-            raise TypeError(f"expected a state_dict (a mapping of names to tensors), got {type(sd).__name__}")
-        sd = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
+        sd = read_state_dict(state_dict_or_path)
         if "model.model.0.weight" not in sd:
             kind = ("a ResNet generator (resnet_6blocks/resnet_9blocks; use ResnetGenerator.from_official)"
                     if "model.1.weight" in sd else "not an official U-Net generator")
@@ -514,15 +524,6 @@ class Pix2Pix(nn.Module):
         return losses
 
 
-def _gan_losses(gan_mode: str):
-    from .. import losses
-    if gan_mode == "vanilla":
-        return losses.d_loss_bce, losses.g_loss_nonsaturating
-    if gan_mode == "lsgan":
-        return losses.d_loss_lsgan, losses.g_loss_lsgan
-    raise ValueError(f"gan_mode must be 'vanilla' or 'lsgan', got {gan_mode!r}")
-
-
 def pix2pix_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  a: torch.Tensor, b: torch.Tensor, lambda_l1: float = 100.0, use_gan: bool = True,
                  gan_mode: str = "vanilla") -> Dict[str, torch.Tensor]:
@@ -535,7 +536,7 @@ def pix2pix_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d
     2. G (D's weights not updated): :math:`\ell(D(a, \mathrm{fake}), 1) + \lambda \lVert b - \mathrm{fake}\rVert_1`,
        :math:`\lambda` = ``lambda_l1`` = 100. With ``use_gan=False``: L1 only, D untouched.
     """
-    d_loss_fn, g_loss_fn = _gan_losses(gan_mode)
+    d_loss_fn, g_loss_fn = gan_losses(gan_mode)
     fake = G(a)
     out = {}
     if use_gan:
