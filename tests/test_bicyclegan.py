@@ -223,9 +223,10 @@ def test_bicyclegan_covers_the_modes_pix2pix_noise_does_not():
     """Measured (one thread, process time): BicycleGAN 3.31 of 4 modes (54 s), pix2pix + noise
     0.03 (25 s): 79 s of CPU in all."""
     t0 = time.process_time()
-    # fixed, seeded step counts; the time limits (wall clock, 120 s in all) are only a hard cap
-    bicycle, _ = _train("bicyclegan", 700, time_limit=80.0)
-    p2p, _ = _train("pix2pix_noise", 700, time_limit=40.0)
+    # fixed, seeded step counts; the time limits (wall clock, the issue's 120 s budget for each
+    # model, trained the same way) are only a hard cap
+    bicycle, _ = _train("bicyclegan", 700, time_limit=120.0)
+    p2p, _ = _train("pix2pix_noise", 700, time_limit=120.0)
     seconds = time.process_time() - t0
     print(f"modes covered of 4: BicycleGAN {bicycle:.2f}, pix2pix+noise {p2p:.2f} ({seconds:.0f} s CPU)")
     assert bicycle >= 3.0, f"BicycleGAN covers {bicycle:.2f} of 4 modes, expected >= 3 (75 %)"

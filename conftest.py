@@ -1,4 +1,5 @@
-"""Shared test settings: CPU threads, the ci profile, and a timing table at the end of the run."""
+"""Shared test settings for tests/ and the notebooks under nbval: CPU threads, the ci profile,
+and a timing table (time per notebook, slowest tests) at the end of the run."""
 import os
 from collections import defaultdict
 
