@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import d_loss_bce, g_loss_nonsaturating
-from .cgan import _check_images, _conv_body, check_labels, sample_labels
+from .cgan import _check_images, _conv_body, check_labels, check_step_inputs, generate_with_labels
 
 __all__ = ["AuxiliaryHeads", "MLPACGANDiscriminator", "ConvACGANDiscriminator", "acgan_class_loss",
            "acgan_d_loss", "acgan_g_loss", "acgan_step"]
@@ -140,12 +140,8 @@ def acgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: 
 
     Returns ``d_loss``, ``g_loss`` and, for the curves, D's class loss on real images ``d_class_real``.
     """
-    n, k = len(real), D.num_classes
-    if getattr(G, "num_classes", k) != k:
-        raise ValueError(f"G has {G.num_classes} classes but D has {k}; build both with the same num_classes")
-    check_labels(labels, k, n, "acgan_step")
-    y_fake = sample_labels(n, k, real.device)
-    fake = G(torch.randn(n, G.z_dim, device=real.device), y_fake)
+    check_step_inputs(G, D, real, labels, "acgan_step")
+    fake, y_fake = generate_with_labels(G, len(real), D.num_classes, real.device)
     real_source, real_cls = D(real)
     fake_source, fake_cls = D(fake.detach())
     d_loss = acgan_d_loss(real_source, fake_source, real_cls, labels, fake_cls, y_fake)
@@ -153,8 +149,8 @@ def acgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: 
     d_loss.backward()
     opt_d.step()
 
-    y_fake = sample_labels(n, k, real.device)
-    fake_source, fake_cls = D(G(torch.randn(n, G.z_dim, device=real.device), y_fake))
+    fake, y_fake = generate_with_labels(G, len(real), D.num_classes, real.device)
+    fake_source, fake_cls = D(fake)
     g_loss = acgan_g_loss(fake_source, fake_cls, y_fake)
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()

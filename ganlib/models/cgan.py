@@ -17,7 +17,7 @@ from torch import nn
 
 from ..losses import d_loss_bce, g_loss_nonsaturating
 
-__all__ = ["ProjectionHead", "check_labels", "LabelEncoder", "MLPConditionalGenerator",
+__all__ = ["ProjectionHead", "check_labels", "check_step_inputs", "generate_with_labels", "LabelEncoder", "MLPConditionalGenerator",
            "MLPConditionalDiscriminator", "ConvConditionalGenerator", "ConvConditionalDiscriminator",
            "ProjectionDiscriminator", "cgan_d_loss", "cgan_g_loss", "cgan_step", "sample_labels",
            "generate_per_class"]
@@ -278,6 +278,20 @@ def sample_labels(n: int, num_classes: int, device=None, generator: Optional[tor
     return torch.randint(0, num_classes, (n,), device=device, generator=generator)
 
 
+def check_step_inputs(G: nn.Module, D: nn.Module, real: torch.Tensor, labels: torch.Tensor, who: str) -> None:
+    """G and D must know the same classes, and ``labels`` must fit the batch ``real``."""
+    k = D.num_classes
+    if getattr(G, "num_classes", k) != k:
+        raise ValueError(f"G has {G.num_classes} classes but D has {k}; build both with the same num_classes")
+    check_labels(labels, k, len(real), who)
+
+
+def generate_with_labels(G: nn.Module, n: int, num_classes: int, device=None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(G(z, y), y)`` for ``n`` fresh ``z ~ N(0, I)`` and labels ``y`` drawn uniformly."""
+    y = sample_labels(n, num_classes, device)
+    return G(torch.randn(n, G.z_dim, device=device), y), y
+
+
 def cgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
               real: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
     """One training step of a conditional GAN (Algorithm 1 of Goodfellow et al., with labels).
@@ -289,19 +303,14 @@ def cgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: t
 
     ``real``: ``(N, C, S, S)``; ``labels``: ``(N,)`` long. Returns the two losses.
     """
-    n, k = len(real), D.num_classes
-    if getattr(G, "num_classes", k) != k:
-        raise ValueError(f"G has {G.num_classes} classes but D has {k}; build both with the same num_classes")
-    check_labels(labels, k, n, "cgan_step")
-    y_fake = sample_labels(n, k, real.device)
-    fake = G(torch.randn(n, G.z_dim, device=real.device), y_fake)
+    check_step_inputs(G, D, real, labels, "cgan_step")
+    fake, y_fake = generate_with_labels(G, len(real), D.num_classes, real.device)
     d_loss = cgan_d_loss(D(real, labels), D(fake.detach(), y_fake))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
 
-    y_fake = sample_labels(n, k, real.device)
-    fake = G(torch.randn(n, G.z_dim, device=real.device), y_fake)
+    fake, y_fake = generate_with_labels(G, len(real), D.num_classes, real.device)
     g_loss = cgan_g_loss(D(fake, y_fake))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
