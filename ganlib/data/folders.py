@@ -139,6 +139,22 @@ def _check_limit(limit):
         raise ValueError(f"limit must be None or a positive int, got {limit!r}")
 
 
+_LAYOUT_NAMES = {"paired": ("a paired (pix2pix)", "load_paired"),
+                 "unpaired": ("an unpaired (CycleGAN)", "load_unpaired")}
+
+
+def _require_layout(folder: Path, layout: str) -> None:
+    """Raise a ``LayoutError`` saying what was expected and found unless ``folder`` has ``layout``."""
+    if has_layout(folder, layout):
+        return
+    other = "unpaired" if layout == "paired" else "paired"
+    what, other_what = _LAYOUT_NAMES[layout][0], _LAYOUT_NAMES[other]
+    hint = (f" It looks like {other_what[0]} data set: use {other_what[1]}."
+            if has_layout(folder, other) else layout_hint(folder, layout))
+    raise LayoutError(f"{folder} is not {what} data set: expected "
+                      f"{expected_layout(layout, folder.name)}; found: {describe(folder)}.{hint}")
+
+
 def load_paired_folder(folder: PathLike, split: str = "train", direction: str = "AtoB",
                        size=None, limit: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Load ``folder/split/*`` side-by-side AB images and cut each into A (left) and B (right).
@@ -152,11 +168,7 @@ def load_paired_folder(folder: PathLike, split: str = "train", direction: str = 
         raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
     _check_size(size)
     _check_limit(limit)
-    if not has_layout(folder, "paired"):
-        hint = (" It looks like an unpaired (CycleGAN) data set: use load_unpaired."
-                if has_layout(folder, "unpaired") else layout_hint(folder, "paired"))
-        raise LayoutError(f"{folder} is not a paired (pix2pix) data set: expected "
-                          f"{expected_layout('paired', folder.name)}; found: {describe(folder)}.{hint}")
+    _require_layout(folder, "paired")
     split_dir = folder / split
     if not split_dir.is_dir():
         found = [s for s in PAIRED_SPLITS if (folder / s).is_dir()]
@@ -187,11 +199,7 @@ def load_unpaired_folder(folder: PathLike, split: str = "train", size=None,
     folder = Path(folder)
     _check_size(size)
     _check_limit(limit)
-    if not has_layout(folder, "unpaired"):
-        hint = (" It looks like a paired (pix2pix) data set: use load_paired."
-                if has_layout(folder, "paired") else layout_hint(folder, "unpaired"))
-        raise LayoutError(f"{folder} is not an unpaired (CycleGAN) data set: expected "
-                          f"{expected_layout('unpaired', folder.name)}; found: {describe(folder)}.{hint}")
+    _require_layout(folder, "unpaired")
     out = []
     for domain in "AB":
         d = folder / f"{split}{domain}"
