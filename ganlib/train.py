@@ -219,6 +219,10 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
 
 # --------------------------------------------------------------------------- the loop
 
+class TrainingTooSlow(TimeoutError):
+    """``fit`` passed its ``time_limit`` (a safety net) before finishing its steps."""
+
+
 def _as_float(name: str, value: Any, step: int) -> float:
     v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
     if not math.isfinite(v):
@@ -249,7 +253,10 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
       and checked on resume (``steps`` may change, to train a finished run longer).
     - ``snapshot_fn``: called every ``snapshot_every`` steps (models in eval mode);
       its images are kept in ``history.snapshots``.
-    - ``time_limit``: seconds; stop early (after a whole step) once spent.
+    - ``time_limit``: seconds; a safety net, never a budget. Training always runs its
+      ``steps``; if the wall clock passes ``time_limit`` first, the run is checkpointed
+      (when ``checkpoint`` is given) and stopped with ``TrainingTooSlow``, an error that
+      says the machine was too slow. A result is never silently cut short.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -294,8 +301,14 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
                     module.train()
             if save is not None and checkpoint_every and step % checkpoint_every == 0:
                 save(step)
-            if time_limit is not None and time.perf_counter() - began >= time_limit:
-                break
+            if time_limit is not None and step < steps and time.perf_counter() - began >= time_limit:
+                if save is not None:
+                    save(step)
+                raise TrainingTooSlow(
+                    f"{desc}: {time.perf_counter() - began:.0f} s passed the time_limit of {time_limit:g} s "
+                    f"after {step} of {steps} steps. The machine is too slow or too busy for this "
+                    "budget; the result was not cut short. Raise time_limit, or run on a less busy "
+                    "machine" + (f" (the checkpoint {checkpoint} resumes where this stopped)." if save else "."))
         if save is not None and step > start and step % max(checkpoint_every, 1) != 0:
             save(step)
     finally:

@@ -234,11 +234,23 @@ def test_checkpoint_of_another_model_or_config_is_refused(tmp_path):
     assert load_checkpoint(path, modules={"net": net}, config=Cfg(steps=500))["step"] == 3
 
 
-def test_time_limit_and_snapshots():
+def test_time_limit_is_a_safety_net_not_a_budget(tmp_path):
+    # passing time_limit stops with an error that says the machine was too slow, and leaves a
+    # checkpoint that resumes; it never returns a silently shortened run
+    from ganlib.train import TrainingTooSlow
     net, opt, batches, step = _toy_problem()
-    h = fit(step, batches, 10_000, modules={"net": net}, optimizers={"opt": opt}, progress=False,
-            time_limit=0.3, snapshot_fn=lambda: torch.zeros(2, 1, 4, 4), snapshot_every=5)
-    assert 0 < len(h.steps) < 10_000 and h.seconds >= 0.3
+    ckpt = tmp_path / "slow.pt"
+    with pytest.raises(TrainingTooSlow, match="too slow or too busy.*not cut short"):
+        fit(step, batches, 10_000_000, modules={"net": net}, optimizers={"opt": opt}, progress=False,
+            time_limit=0.3, checkpoint=ckpt)
+    assert 0 < torch.load(ckpt, weights_only=True)["step"] < 10_000_000
+
+
+def test_snapshots():
+    net, opt, batches, step = _toy_problem()
+    h = fit(step, batches, 20, modules={"net": net}, optimizers={"opt": opt}, progress=False,
+            snapshot_fn=lambda: torch.zeros(2, 1, 4, 4), snapshot_every=5)
+    assert len(h.steps) == 20
     assert h.snapshots and h.snapshots[0][0] == 5 and h.snapshots[0][1].shape == (2, 1, 4, 4)
     assert not math.isnan(h.last("loss"))
 

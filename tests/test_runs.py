@@ -1,0 +1,65 @@
+"""The runner of independent runs: same numbers alone, sequentially and in parallel; failures
+reported with their row and seed while the other results are kept; verdicts from the spread."""
+import pytest
+import torch
+
+from ganlib.runs import Run, RunsFailed, execute, format_table, run_all, separated, summarise, verdict
+
+
+def tiny_fit(config, seed):
+    """A seeded toy regression: a few Adam steps; returns its final loss and a weight."""
+    if config.get("fail"):
+        raise ValueError("this row was asked to fail")
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=config["lr"])
+    x = torch.randn(64, 4)
+    y = x.sum(1, keepdim=True).sin()
+    for _ in range(config["steps"]):
+        loss = (net(x) - y).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return {"loss": loss.item(), "w": net[0].weight[0, 0].item(), "threads": torch.get_num_threads()}
+
+
+def _runs():
+    return [Run(tiny_fit, {"lr": lr, "steps": 30}, seed, row=f"lr {lr}")
+            for lr in (1e-3, 1e-2) for seed in (0, 1)]
+
+
+def test_same_numbers_alone_sequential_and_parallel():
+    runs = _runs()
+    alone = [execute(r).value for r in runs]
+    sequential = [r.value for r in run_all(runs, workers=1, progress=False)]
+    parallel = run_all(runs, workers=2, progress=False)
+    assert [r.value for r in parallel] == sequential == alone  # bit for bit, in order
+    assert [(r.row, r.seed) for r in parallel] == [(r.row, r.seed) for r in runs]
+    assert all(v["threads"] == 1 for v in alone)
+    assert alone[0] != alone[1], "different seeds must give different runs"
+
+
+def test_a_failing_run_names_its_row_and_seed_and_the_others_are_kept(capsys):
+    runs = _runs()[:2] + [Run(tiny_fit, {"fail": True}, 7, row="broken row")]
+    with pytest.raises(RunsFailed, match=r"row 'broken row', seed 7: ValueError: this row was asked to fail") as e:
+        run_all(runs, workers=2)
+    kept = e.value.results
+    assert [r.ok for r in kept] == [True, True, False] and kept[0].value["loss"] > 0
+    assert "[3/3]" in capsys.readouterr().out  # one progress line per finished run
+    assert not run_all(runs, workers=1, progress=False, raise_on_error=False)[2].ok
+
+
+def test_functions_from_a_notebook_cell_are_refused_for_workers():
+    with pytest.raises(ValueError, match="notebook cell or inside a function.*workers=1"):
+        run_all([Run(lambda c, s: 0, None, 0), Run(lambda c, s: 0, None, 1)], workers=2)
+
+
+def test_verdicts_follow_the_spread():
+    a, b = [0.93, 0.95, 0.94], [0.64, 0.61, 0.66]
+    assert verdict("A", a, "B", b, "sharpness").startswith("A beats B on sharpness: 0.940 ± 0.010")
+    assert verdict("A", a, "B", b, "error", higher_is_better=False).startswith("B beats A on error: 0.637")
+    assert verdict("A", [1.0, 2.0, 3.0], "B", [1.5, 2.5, 3.5], "x").startswith("no measurable difference")
+    assert not separated([1.0], [5.0])  # one seed: no spread, no ranking
+    results = run_all(_runs(), workers=1, progress=False)
+    stats = summarise(results)
+    assert set(stats) == {"lr 0.001", "lr 0.01"} and stats["lr 0.01"]["loss"][2] == 2
+    assert "lr 0.01" in format_table(results, ["loss"]) and "±" in format_table(results, ["loss"])
