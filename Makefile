@@ -3,6 +3,7 @@
 #               and build the HTML book into book/_build/html
 #   make test   set up .venv if needed and run every test: pytest units and learning tests,
 #               every notebook under nbval (ci profile), pairs in sync, student versions
+#   make lab    set up .venv if needed and open the chapters in JupyterLab
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -10,7 +11,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test setup clean-book
+.PHONY: book test setup lab clean-book
 
 setup: $(STAMP)
 
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[test,book]"
+	$(PY) -m pip install -q -e ".[test,book,lab]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 	@touch $@
 
@@ -28,6 +29,9 @@ book: $(STAMP)
 test: $(STAMP)
 	GANLIB_PROFILE=ci OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests notebooks \
 	    --nbval-lax -p no:cacheprovider -q -rfE
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean-book:
 	rm -rf book/_build

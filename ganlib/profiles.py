@@ -74,3 +74,25 @@ def override(config: T, **changes) -> T:
             f"{type(config).__name__} has no field(s) {unknown}; its fields are {sorted(names)}"
         )
     return dataclasses.replace(config, **changes)
+
+
+# Where a Colab runtime mounts Google Drive (`from google.colab import drive; drive.mount(COLAB_DRIVE)`).
+COLAB_DRIVE = "/content/drive"
+
+
+def checkpoint_dir(chapter: str, root: Optional[str] = None) -> "os.PathLike[str]":
+    """The folder for ``chapter``'s checkpoints, created if needed: one that outlives the runtime.
+
+    ``root``, else ``$GANLIB_CHECKPOINTS``, else on Colab with Google Drive mounted
+    ``MyDrive/ganbook/checkpoints`` (a runtime reset wipes the local disk, Drive keeps them),
+    else ``checkpoints/`` in the working folder. The chapter gets a subfolder of its own.
+    """
+    from pathlib import Path
+
+    drive = Path(COLAB_DRIVE) / "MyDrive"
+    base = root or os.environ.get("GANLIB_CHECKPOINTS", "").strip()
+    if not base:
+        base = drive / "ganbook" / "checkpoints" if drive.is_dir() else Path("checkpoints")
+    folder = Path(base).expanduser() / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

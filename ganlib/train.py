@@ -38,7 +38,8 @@ class History:
         self.steps: List[int] = []
         self.losses: Dict[str, List[float]] = {}
         self.snapshots: List[Tuple[int, torch.Tensor]] = []
-        self.seconds: float = 0.0
+        self.seconds: float = 0.0      # wall clock spent in training, over all resumptions
+        self.cpu_seconds: float = 0.0  # CPU time of this process spent in training, likewise
 
     def append(self, step: int, losses: Mapping[str, float]) -> None:
         self.steps.append(step)
@@ -55,13 +56,15 @@ class History:
 
     def state_dict(self) -> Dict[str, Any]:
         return {"steps": list(self.steps), "losses": {k: list(v) for k, v in self.losses.items()},
-                "snapshots": [(s, img) for s, img in self.snapshots], "seconds": self.seconds}
+                "snapshots": [(s, img) for s, img in self.snapshots], "seconds": self.seconds,
+                "cpu_seconds": self.cpu_seconds}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.steps = list(state["steps"])
         self.losses = {k: list(v) for k, v in state["losses"].items()}
         self.snapshots = [(int(s), img) for s, img in state["snapshots"]]
         self.seconds = float(state.get("seconds", 0.0))
+        self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.losses.items())
@@ -219,6 +222,35 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
 
 # --------------------------------------------------------------------------- the loop
 
+class _StopAfterStep:
+    """Ctrl-C / Jupyter's "interrupt" during ``fit``: finish the step, checkpoint, then stop.
+
+    The first interrupt sets a flag that ``fit`` reads after each whole step, so the checkpoint
+    holds a consistent state (no half-done step) and resuming gives the uninterrupted run. A
+    second interrupt stops at once. Outside the main thread signals cannot be caught: no-op."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 class TrainingTooSlow(TimeoutError):
     """``fit`` passed its ``time_limit`` (a safety net) before finishing its steps."""
 
@@ -274,9 +306,10 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
     if progress and steps > start:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, initial=start, desc=desc, mininterval=1.0, leave=False)
-    began = time.perf_counter()
-    elapsed_before = history.seconds
+    began, cpu_began = time.perf_counter(), time.process_time()
+    elapsed_before, cpu_before = history.seconds, history.cpu_seconds
     step = start
+    stop = _StopAfterStep()
     try:
         for module in modules.values():
             module.train()
@@ -286,6 +319,7 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
             losses = {k: _as_float(k, v, step) for k, v in raw.items()}
             history.append(step, losses)
             history.seconds = elapsed_before + time.perf_counter() - began
+            history.cpu_seconds = cpu_before + time.process_time() - cpu_began
             if on_step is not None:
                 on_step(step, losses)
             if bar is not None:
@@ -301,6 +335,12 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
                     module.train()
             if save is not None and checkpoint_every and step % checkpoint_every == 0:
                 save(step)
+            if stop.requested:
+                if save is not None:
+                    save(step)
+                    print(f"{desc}: interrupted after step {step} of {steps}; checkpoint written to "
+                          f"{checkpoint}. Run the same call again to resume from it.", flush=True)
+                raise KeyboardInterrupt
             if time_limit is not None and step < steps and time.perf_counter() - began >= time_limit:
                 if save is not None:
                     save(step)
@@ -312,6 +352,7 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
         if save is not None and step > start and step % max(checkpoint_every, 1) != 0:
             save(step)
     finally:
+        stop.restore()
         if bar is not None:
             bar.close()
     return history

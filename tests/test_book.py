@@ -54,11 +54,38 @@ def test_chapter_anatomy(chapter):
     assert '"google.colab" in sys.modules' in first_code, f"{chapter}: first code cell must be the guarded Colab install"
     assert f"git+{REPO_URL}" in first_code, f"{chapter}: the Colab install must use {REPO_URL}"
     assert not re.search(r"torch[=<>]=|numpy[=<>]=", first_code), f"{chapter}: no pins on what Colab has"
-    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    params = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, f"{chapter}: exactly one cell tagged 'parameters'"
-    assert "get_profile" in params[0].source and "choose(" in params[0].source
+    _check_parameters_cell(chapter, nb.cells[params[0]].source)
+    after = next(c.source for c in nb.cells[params[0] + 1:] if c.cell_type == "code")
+    assert "get_profile(PROFILE)" in after and "choose(" in after, (
+        f"{chapter}: the cell after the parameters cell chooses the config: "
+        "PROFILE = ganlib.get_profile(PROFILE); cfg = ganlib.choose(PROFILE, ...)")
     assert any(c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercises") for c in nb.cells), \
         f"{chapter}: the exercises need a markdown cell of their own starting with '## Exercises'"
+
+
+def _check_parameters_cell(chapter, source):
+    """papermill injects its values in a cell after the parameters cell, so the parameters cell
+    may only hold plain values (a reader's or papermill's overrides), never the chosen config."""
+    import ast
+
+    names = []
+    for node in ast.parse(source).body:
+        assert isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets), (
+            f"{chapter}: the parameters cell holds only plain assignments (NAME = value), found "
+            f"{ast.get_source_segment(source, node)!r}")
+        ast.literal_eval(node.value)  # raises for anything but a plain value
+        names += [t.id for t in node.targets]
+    assert "PROFILE" in names, f"{chapter}: the parameters cell sets PROFILE"
+
+
+def test_parameters_cell_check_refuses_a_chosen_config():
+    _check_parameters_cell("x", 'PROFILE = ""\nSEEDS = (0, 1, 2)')
+    with pytest.raises(AssertionError, match="plain assignments"):
+        _check_parameters_cell("x", 'PROFILE = ""\ncfg = choose(PROFILE, ci=1, cpu=2, gpu=3)')
+    with pytest.raises(ValueError):
+        _check_parameters_cell("x", "PROFILE = ganlib.get_profile()")
 
 
 def test_readme_lists_every_chapter_with_a_badge():

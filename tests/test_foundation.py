@@ -288,3 +288,32 @@ def test_gan_losses_exact_values():
     assert losses.gan_losses("lsgan") == (losses.d_loss_lsgan, losses.g_loss_lsgan)
     with pytest.raises(ValueError, match="gan_mode must be one of"):
         losses.gan_losses("wgan")
+
+
+def test_an_interrupt_finishes_the_step_checkpoints_and_resumes_to_the_same_weights(tmp_path):
+    import os
+    import signal
+
+    def run(path, interrupt_at=None):
+        ganlib.seed_everything(0)
+        net, opt, batches, step = _toy_problem()
+
+        def on_step(s, losses):
+            if s == interrupt_at:
+                os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C / Jupyter's stop button sends
+        kwargs = dict(modules={"net": net}, optimizers={"opt": opt}, progress=False, checkpoint=path,
+                      checkpoint_every=1000)
+        if interrupt_at is not None:
+            with pytest.raises(KeyboardInterrupt):
+                fit(step, batches, 40, on_step=on_step, **kwargs)
+            assert torch.load(path, weights_only=True)["step"] == interrupt_at
+            net, opt, batches, step = _toy_problem()
+            kwargs.update(modules={"net": net}, optimizers={"opt": opt})
+        h = fit(step, batches, 40, **kwargs)
+        assert h.cpu_seconds > 0 and h.seconds > 0
+        return [p.detach().clone() for p in net.parameters()]
+
+    straight = run(tmp_path / "a.pt")
+    resumed = run(tmp_path / "b.pt", interrupt_at=13)
+    assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
