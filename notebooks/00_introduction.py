@@ -378,11 +378,17 @@ def my_d_loss(real_logits, fake_logits):
 
 
 # %%
-assert torch.isclose(my_d_loss(torch.zeros(3), torch.zeros(3)), torch.tensor(2 * 0.6931471805599453)), \
-    "an unsure D (logits 0) must pay 2 log 2"
-assert torch.isclose(my_d_loss(torch.tensor([2.0]), torch.tensor([-1.0])),
-                     torch.tensor(0.12692801104297263 + 0.31326168751822286)), \
-    "check the signs: real logits should be pushed up, fake logits down"
+from ganlib.student import forbid  # makes the library's version raise while the check runs
+
+r, f = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([-1.0, 3.0, 0.0])  # a batch of 3, asymmetric
+with forbid(F.binary_cross_entropy_with_logits):
+    got = float(my_d_loss(r, f))
+    big = my_d_loss(torch.tensor([-200.0]), torch.tensor([200.0]))
+assert abs(got - 1.8230876341) > 1e-4, "real and fake are swapped: push real logits up, fake logits down"
+assert abs(got - 3 * 1.9897543008) > 1e-4, "you summed over the batch: the expectations are means"
+assert abs(got - 1.9897543008) < 1e-5, f"expected 1.98975 for this batch, got {got:.5f}"
+assert torch.isfinite(big) and abs(float(big) - 400.0) < 1e-3, \
+    "not stable for large logits (-log sigmoid(-200) = 200): use softplus, not log(sigmoid(.))"
 ### BEGIN HIDDEN TESTS
 r, f = torch.randn(50), torch.randn(50)
 expected = (F.binary_cross_entropy_with_logits(r, torch.ones(50))
@@ -411,10 +417,24 @@ def count_modes(samples, centres, std, min_fraction=0.02):
 
 # %%
 c = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+two_sd, five_sd = c[0] + torch.tensor([0.2, 0.0]), c[1] + torch.tensor([0.5, 0.0])  # std = 0.1
+got = count_modes(torch.cat([two_sd.repeat(10, 1), five_sd.repeat(10, 1)]), c, std=0.1)
+assert got != 0, "a sample 2 std from its centre is inside the 3 std radius: is your radius 1 std?"
+assert got != 2, "a sample 5 std from its centre is outside the 3 std radius: is your radius too large?"
+assert got == 1, f"one mode is covered (the samples 2 std away), got {got}"
+close = torch.tensor([[0.0, 0.0], [0.25, 0.0]])  # both centres within 3 std of the samples
+assert count_modes(torch.zeros(10, 2), close, std=0.1) == 1, \
+    "assign each sample to its nearest centre first: a sample covers one mode, not every centre in reach"
+far = torch.cat([c[0].repeat(10, 1), torch.full((90, 2), 50.0)])
+assert count_modes(far, c, std=0.1, min_fraction=0.2) == 0, \
+    "min_fraction is a fraction of all the samples (here 10 of 100 < 20 %), not of those near a centre"
+edge = torch.cat([c[0].repeat(15, 1), c[1].repeat(5, 1)])
+assert count_modes(edge, c, std=0.1, min_fraction=0.25) == 2, \
+    "'at least min_fraction': 5 of 20 samples is exactly 25 %, which counts (>=, not >)"
+### BEGIN HIDDEN TESTS
 s = torch.cat([c[0] + 0.01 * torch.randn(50, 2), c[1] + 0.01 * torch.randn(50, 2)])
 assert count_modes(s, c, std=0.05) == 2, "two of the three modes have samples"
 assert count_modes(s + 1.0, c, std=0.05) == 0, "samples far from every centre cover nothing"
-### BEGIN HIDDEN TESTS
 assert count_modes(torch.cat([s, c[2] + torch.zeros(1, 2)]), c, std=0.05, min_fraction=0.02) == 2, \
     "a single sample (1 %) does not cover a mode at 2 %"
 ### END HIDDEN TESTS

@@ -495,7 +495,12 @@ def projection_logits(h, y, w, b, V):
 h = torch.tensor([[1.0, 2.0], [3.0, -1.0]])
 out = projection_logits(h, torch.tensor([1, 0]), torch.tensor([1.0, 1.0]), torch.tensor(0.5),
                         torch.tensor([[2.0, 0.0], [0.0, -1.0]]))
-assert out.shape == (2,), f"expected shape (2,), got {tuple(out.shape)}"
+assert out.shape == (2,), f"one logit per sample: expected shape (2,), got {tuple(out.shape)}"
+assert not torch.allclose(out, torch.tensor([1.0, 8.0])), "you left out the bias b"
+assert not torch.allclose(out, torch.tensor([2.5, 5.5])), "V_y^T h is an inner product: sum over features, not mean"
+assert not torch.allclose(out, torch.tensor([3.5, 9.5])), \
+    "project h_i on the row of V of its own label y_i, not on every class"
+assert not torch.allclose(out, torch.tensor([5.5, 3.5])), "index V by the labels: V[y], not V row by row"
 assert torch.allclose(out, torch.tensor([1.5, 8.5])), f"expected [1.5, 8.5] (psi + class term), got {out}"
 ### BEGIN HIDDEN TESTS
 from ganlib.models.cgan import ProjectionHead
@@ -520,11 +525,20 @@ def join_label(x, y, num_classes):
 
 
 # %%
-x = torch.arange(8.0).view(2, 1, 2, 2)
-joined = join_label(x, torch.tensor([2, 0]), 3)
-assert joined.shape == (2, 7), f"expected shape (2, 7), got {tuple(joined.shape)}"
-assert torch.equal(joined, torch.tensor([[0., 1, 2, 3, 0, 0, 1], [4, 5, 6, 7, 1, 0, 0]])), \
-    f"pixels first, then the one-hot label; got {joined}"
+x = torch.arange(16.0).view(2, 2, 2, 2)   # two channels: the flattening order matters
+joined = join_label(x, torch.tensor([1, 0]), 3)
+assert joined.shape == (2, 11), \
+    f"expected (N, C*H*W + K) = (2, 11), got {tuple(joined.shape)}: K = num_classes one-hot columns"
+assert torch.equal(joined[:, -3:], torch.tensor([[0.0, 1, 0], [1, 0, 0]])), \
+    f"the one-hot label goes last (pixels first); got {joined}"
+assert not torch.equal(joined[:, :8], x.permute(0, 2, 3, 1).flatten(1)), \
+    "flatten in (C, H, W) order, as x.flatten(1) does, not channels last"
+assert torch.equal(joined[:, :8], x.flatten(1)), f"the pixels come first, as x.flatten(1); got {joined}"
+### BEGIN HIDDEN TESTS
+xx, yy = torch.randn(5, 3, 4, 4), torch.tensor([0, 9, 3, 3, 1])
+jj = join_label(xx, yy, 10)
+assert torch.equal(jj, torch.cat([xx.flatten(1), F.one_hot(yy, 10).float()], 1))
+### END HIDDEN TESTS
 print("exercise 2 ok")
 
 # %% [markdown]
