@@ -115,7 +115,9 @@ def default_workers(n_runs: int) -> int:
 
 def _check_picklable(run: Run) -> None:
     module = getattr(run.fn, "__module__", None)
-    if module in (None, "__main__") or "<locals>" in getattr(run.fn, "__qualname__", "<locals>"):
+    # a script's __main__ is re-imported by spawned workers; a notebook's or a REPL's is not
+    interactive = module == "__main__" and not hasattr(sys.modules["__main__"], "__file__")
+    if module is None or interactive or "<locals>" in getattr(run.fn, "__qualname__", "<locals>"):
         raise ValueError(
             f"run {run.name}: fn={getattr(run.fn, '__qualname__', run.fn)!r} is defined in a notebook "
             "cell or inside a function, so worker processes cannot import it. Use a library-level "
