@@ -387,11 +387,18 @@ def g_loss(fake_source, fake_class_logits, fake_labels):
 
 
 # %%
-s = torch.tensor([-math.log(3)])                 # sigma = 1/4
-c = torch.tensor([[math.log(3), 0.0]])          # P(class 0) = 3/4
-got = g_loss(s, c, torch.tensor([0]))
-assert abs(float(got) - (math.log(4) - math.log(0.75))) < 1e-5, \
-    f"expected -log(1/4) - log(3/4) = {math.log(4) - math.log(0.75):.4f}, got {float(got):.4f}"
+from ganlib.models.acgan import acgan_g_loss
+from ganlib.student import forbid  # makes the library's version raise while the check runs
+
+s = torch.tensor([-math.log(3), math.log(2)])                    # sigma = 1/4 and 2/3
+c = torch.tensor([[math.log(3), 0.0, 0.0], [0.0, math.log(2), 0.0]])  # P(label) = 3/5 and 1/2
+with forbid(acgan_g_loss):
+    got = float(g_loss(s, c, torch.tensor([0, 1])))
+assert abs(got - 1.2951336) > 1e-4, "G wants its fakes called real: the BCE target is 1, not 0"
+assert abs(got + 0.0911608) > 1e-4, "that is the saturating loss log(1 - sigma(s)); use -log sigma(s)"
+assert abs(got - 0.8958797) > 1e-4, "the class term is missing: add the cross-entropy on fake_labels"
+assert abs(got - 1.7906269) > 1e-4, "a softmax before cross_entropy is a double softmax: pass the logits"
+assert abs(got - 1.4978662) < 1e-5, f"expected 1.49787 (mean -log sigma(s) + cross-entropy), got {got:.5f}"
 ### BEGIN HIDDEN TESTS
 from ganlib.models.acgan import acgan_g_loss
 rs, rc, ry = torch.randn(7), torch.randn(7, 5), torch.randint(0, 5, (7,))
@@ -416,14 +423,26 @@ def d_loss(real_source, fake_source, real_class_logits, real_labels, fake_class_
 
 
 # %%
+from ganlib.models.acgan import acgan_d_loss
+from ganlib.student import forbid
+
+real_s, fake_s = torch.tensor([1.0, 2.0]), torch.tensor([-0.5, 0.5])
+real_c, real_y = torch.tensor([[1.0, 0, 0], [0, 0, 2]]), torch.tensor([0, 2])
+fake_c, fake_y = torch.tensor([[0.0, 1, 0], [2, 0, 0]]), torch.tensor([1, 2])
+with forbid(acgan_d_loss):
+    got = float(d_loss(real_s, fake_s, real_c, real_y, fake_c, fake_y))
+assert abs(got - 4.2351613) > 1e-4, "real and fake source targets are swapped: real -> 1, fake -> 0"
+assert abs(got - 1.3396666) > 1e-4, "AC-GAN's D also classifies the fakes: add the class loss on fake logits"
+assert abs(got - 3.2351613) > 1e-4, "the fakes' class loss must use fake_labels, not real_labels"
+assert abs(got - 2.2630754) > 1e-4, "L_S is the sum of the two BCE terms, not their mean"
+assert abs(got - 2.7351613) < 1e-5, f"expected 2.73516, got {got:.5f}"
+### BEGIN HIDDEN TESTS
 z1, z3 = torch.zeros(2), torch.zeros(2, 3)
 y = torch.tensor([0, 2])
-assert abs(float(d_loss(z1, z1, z3, y, z3, y)) - (2 * math.log(2) + 2 * math.log(3))) < 1e-5, \
-    "with all logits 0: two BCE terms of log 2 and two CE terms of log 3"
-c = torch.tensor([[math.log(3), 0.0]])
-got = float(d_loss(torch.tensor([0.0]), torch.tensor([0.0]), c, torch.tensor([0]), c, torch.tensor([1])))
-assert abs(got - (2 * math.log(2) - math.log(0.75) - math.log(0.25))) < 1e-5, \
-    "the class loss on fakes must use fake_labels (and the one on reals real_labels)"
+assert abs(float(d_loss(z1, z1, z3, y, z3, y)) - (2 * math.log(2) + 2 * math.log(3))) < 1e-5
+args = torch.randn(6), torch.randn(6), torch.randn(6, 4), torch.randint(0, 4, (6,)), torch.randn(6, 4), torch.randint(0, 4, (6,))
+assert torch.allclose(d_loss(*args), acgan_d_loss(*args), atol=1e-5)
+### END HIDDEN TESTS
 print("exercise 2 ok")
 
 # %% [markdown]

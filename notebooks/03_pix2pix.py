@@ -666,28 +666,55 @@ import math
 import torch
 import torch.nn.functional as F
 
+# %% [markdown]
+# **Exercise 1: the U-Net's size in closed form.** Write `unet_parameters(in_ch, out_ch, ngf,
+# num_downs)`, the number of parameters of `UNetGenerator(in_ch, out_ch, num_downs, ngf)` with
+# batch norm, without building it. Walk the levels of the build above: a 4x4 convolution has
+# $16\,c_{in}c_{out}$ weights; with batch norm no convolution has a bias except the last
+# (transposed) one before the Tanh; each batch norm has a scale and a shift per channel; the
+# up-convolution of every level but the innermost reads the skip too, so twice the channels.
 
-def receptive_field_of(layers):
-    """Receptive field in pixels of a stack of conv layers, given as [(kernel, stride), ...]
-    from the input to the output. E.g. [(4, 2), (4, 1)] -> 10."""
+# %%
+def unet_parameters(in_ch=3, out_ch=3, ngf=64, num_downs=8):
     ### BEGIN SOLUTION
-    r = 1
-    for k, s in reversed(layers):
-        r = (r - 1) * s + k
-    return r
+    conv = lambda cin, cout: 16 * cin * cout  # noqa: E731  (4x4, no bias)
+    bn = lambda c: 2 * c  # noqa: E731
+
+    def level(outer, inner):  # down conv + norm, up conv (reads the skip: 2 * inner) + norm
+        return conv(outer, inner) + bn(inner) + conv(2 * inner, outer) + bn(outer)
+
+    n8 = 8 * ngf
+    total = conv(n8, n8) + conv(n8, n8) + bn(n8)  # innermost: no down norm, no skip below it
+    total += (num_downs - 5) * level(n8, n8)
+    total += level(4 * ngf, n8) + level(2 * ngf, 4 * ngf) + level(ngf, 2 * ngf)
+    return total + conv(in_ch, ngf) + conv(2 * ngf, out_ch) + out_ch  # outermost: the last conv has a bias
     ### END SOLUTION
 
 
 # %%
-assert receptive_field_of([(3, 1)]) == 3, "a single 3x3 conv sees 3 pixels"
-assert receptive_field_of([(4, 2), (4, 1)]) == 10, "walk back from the output: r <- (r - 1) * s + k"
-assert receptive_field_of([(4, 2)] * 3 + [(4, 1)] * 2) == 70, "the 70x70 PatchGAN"
-### BEGIN HIDDEN TESTS
-assert receptive_field_of([(4, 2)] * 5 + [(4, 1)] * 2) == 286
-assert receptive_field_of([]) == 1
-### END HIDDEN TESTS
-print("receptive_field_of: correct")
+from ganlib.models.pix2pix import UNetGenerator
+from ganlib.student import forbid  # building the network is not counting it
 
+with forbid(UNetGenerator):
+    got = [unet_parameters(), unet_parameters(1, 2, 4, 6), unet_parameters(3, 3, 8, 5)]
+assert got[0] != 54_419_459, "with batch norm the convolutions have no bias (only the last one does)"
+assert got[0] != 39_075_459, "the up-convolutions read the skip too: 2 * inner channels in"
+assert got[0] != 54_404_099, "each batch norm has 2 parameters per channel (scale and shift)"
+assert got[0] != 54_413_952, "the last up-convolution (before the Tanh) has a bias"
+assert got[0] == 54_413_955, f"unet_256 (ngf=64, num_downs=8) has 54,413,955 parameters, got {got[0]:,}"
+assert got[1] == 114_858, f"UNetGenerator(1, 2, num_downs=6, ngf=4) has 114,858 parameters, got {got[1]:,}"
+assert got[2] == 261_715, \
+    f"num_downs=5 (no middle 8*ngf level) with ngf=8 has 261,715 parameters, got {got[2]:,}"
+### BEGIN HIDDEN TESTS
+for args in [(2, 1, 3, 7), (4, 3, 2, 9), (3, 1, 5, 5)]:
+    G = UNetGenerator(args[0], args[1], num_downs=args[3], ngf=args[2])
+    assert unet_parameters(*args) == sum(p.numel() for p in G.parameters()), args
+### END HIDDEN TESTS
+print("unet_parameters: correct")
+
+# %% [markdown]
+# **Exercise 2: the generator's objective.** Write `pix2pix_g_loss` from D's logits on the fake
+# pairs, the fake and the target.
 
 # %%
 def pix2pix_g_loss(d_fake_logits, fake, target, lam=100.0):
@@ -700,14 +727,23 @@ def pix2pix_g_loss(d_fake_logits, fake, target, lam=100.0):
 
 
 # %%
-logits = torch.zeros(2, 1, 3, 3)  # D undecided: -log(sigmoid(0)) = log 2
-fake_, target_ = torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)
-value = pix2pix_g_loss(logits, fake_, target_)
-assert abs(value.item() - (math.log(2) + 50.0)) < 1e-5, f"expected log 2 + 100 * 0.5, got {value.item()}"
-assert abs(pix2pix_g_loss(logits, fake_, target_, lam=0.0).item() - math.log(2)) < 1e-6, "lam scales L1 only"
+logits = torch.tensor([0.5, -1, 2, 0, -0.5, 1, 0, 3]).view(2, 1, 2, 2)  # D's patches on 2 fakes
+fake_ = torch.linspace(-1, 1, 24).view(2, 3, 2, 2)
+target_ = torch.linspace(1, -0.5, 24).view(2, 3, 2, 2)  # errors of both signs
+value = float(pix2pix_g_loss(logits, fake_, target_))
+assert abs(value - 94.13935) > 1e-3, "G wants D to call its fakes real: the GAN target is 1, not 0"
+assert abs(value - 117.7897) > 1e-3, "pix2pix uses L1 (mean absolute error), not L2"
+assert abs(value - 2231.01465) > 1e-2, "the L1 term is a mean over pixels, not a sum"
+assert abs(value - 58.88544) > 1e-3, "lam weights the L1 term, not the GAN term"
+assert abs(value + 24.42044) > 1e-3, "take the absolute value of the error before the mean"
+assert abs(value - 97.57128) > 1e-3, "the GAN term is the mean over D's patches, not the sum"
+assert abs(value - 93.51435) < 1e-3, f"expected 93.51435, got {value:.5f}"
+assert abs(float(pix2pix_g_loss(logits, fake_, target_, lam=0.0)) - 0.57956) < 1e-4, "lam scales L1 only"
 ### BEGIN HIDDEN TESTS
 big = torch.full((1, 1, 2, 2), 20.0)
 assert pix2pix_g_loss(big, fake_[:1], fake_[:1]).item() < 1e-6, "a fooled D and a perfect output: loss ~ 0"
+zero = torch.zeros(2, 1, 3, 3)
+assert abs(pix2pix_g_loss(zero, torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)).item() - (math.log(2) + 50)) < 1e-4
 ### END HIDDEN TESTS
 print("pix2pix_g_loss: correct")
 
