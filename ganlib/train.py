@@ -8,7 +8,8 @@ algorithm; ``fit`` calls it ``steps`` times. With ``checkpoint=path`` the state
 ``checkpoint_every`` steps, atomically (a temporary file renamed over the old
 one, so a kill mid-write never leaves a broken checkpoint); a later call with the
 same path resumes from it and, with the same seed, reaches the same weights as a
-run that was never interrupted.
+run that was never interrupted. The checkpoint before the last one is kept beside
+it (``run.pt`` -> ``run.previous.pt``), so a damaged file is never the only copy.
 """
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ from torch import nn
 
 PathLike = Union[str, os.PathLike]
 
-# config fields that may differ when a run is resumed: training a finished run for longer
-RESUMABLE_FIELDS = frozenset({"steps"})
+# Config fields that may differ when a run is resumed, and nothing else: ``steps`` (train a
+# finished run for longer) and the learning rates (resume with a lower rate after a loss went
+# NaN). When a learning-rate field differs, the optimizers continue from the checkpoint with the
+# rate of the optimizers as built now, and ``load_checkpoint`` prints which fields changed.
+RESUMABLE_FIELDS = frozenset({"steps", "lr", "lr_g", "lr_d", "lr_G", "lr_D", "lr_e", "lr_E"})
 
 
 class History:
@@ -114,21 +118,109 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_save(obj: Any, path: PathLike) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
+class CheckpointError(ValueError):
+    """A checkpoint file is damaged (truncated, empty) or holds something other than a checkpoint."""
+
+
+def previous_checkpoint(path: PathLike) -> Path:
+    """Where ``save_checkpoint`` keeps the checkpoint before the last one: ``run.pt`` -> ``run.previous.pt``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.previous{path.suffix}")
+
+
+def _stale_temporaries(path: Path) -> List[Path]:
+    """Temporary files ``.{name}.*.tmp`` that a killed ``atomic_save`` of ``path`` left behind."""
+    if not path.parent.is_dir():
+        return []
+    head = f".{path.name}."
+    return [p for p in path.parent.iterdir() if p.name.startswith(head) and p.name.endswith(".tmp")]
+
+
+def atomic_save(obj: Any, path: PathLike, keep_previous: bool = False) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    Temporary files left by an earlier, killed save of ``path`` are deleted first. With
+    ``keep_previous`` the file being replaced is kept as :func:`previous_checkpoint`; ``path``
+    itself is a complete file at every moment.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _stale_temporaries(path):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        if keep_previous and path.is_file():
+            _keep_copy(path, previous_checkpoint(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _keep_copy(path: Path, previous: Path) -> None:
+    """Make ``previous`` a copy of ``path`` atomically (a hard link where the file system has them)."""
+    staging = previous.with_name(f".{path.name}.previous.tmp")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(path, staging)
+    except OSError:  # no hard links here (some network or FAT file systems): copy
+        import shutil
+        shutil.copyfile(path, staging)
+    os.replace(staging, previous)
+
+
+def _read_checkpoint(path: Path, map_location: Any) -> Dict[str, Any]:
+    """``torch.load(path, weights_only=True)``; a damaged or foreign file -> ``CheckpointError``."""
+    import pickle
+
+    previous = previous_checkpoint(path)
+    if previous.is_file() and previous != path:
+        advice = (f"The checkpoint before it is kept as {previous}: copy it over {path} to resume from "
+                  f"there (a few steps earlier), or delete {path} to start afresh.")
+    else:
+        advice = f"No earlier checkpoint is kept beside it: delete {path} to start afresh."
+    size = path.stat().st_size
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {path} cannot be loaded safely: it holds objects other than tensors and plain "
+            f"values, which weights_only=True refuses ({first}). It was not written by ganlib's "
+            "save_checkpoint, or it was altered; do not load it with weights_only=False unless you trust "
+            f"where it came from. {advice}") from err
+    except (EOFError, OSError, RuntimeError, ValueError) as err:
+        what = "empty (0 bytes)" if size == 0 else f"damaged ({size} bytes, truncated or corrupted)"
+        raise CheckpointError(
+            f"checkpoint {path} is {what} and cannot be loaded: {type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0] if str(err).strip() else 'unexpected end of file'}. "
+            f"A run killed while copying or syncing the file leaves it like this. {advice}") from err
+    if not isinstance(state, dict) or state.get("format") != "ganlib-checkpoint-1":
+        raise CheckpointError(f"{path} is not a ganlib checkpoint (written by save_checkpoint/fit)")
+    return state
+
+
+def _changed_learning_rates(optimizers: Mapping[str, torch.optim.Optimizer], schedulers: Mapping[str, Any],
+                            wanted: Mapping[str, List[float]]) -> None:
+    """After loading an optimizer's state, continue with the base learning rates ``wanted`` (those
+    of the optimizer as built now): each group's current rate is scaled by new base / saved base,
+    so a schedule (``LambdaLR``) keeps its shape, and the schedulers' ``base_lrs`` follow."""
+    for name, opt in optimizers.items():
+        for group, new_base in zip(opt.param_groups, wanted[name]):
+            old_base = group.get("initial_lr", group["lr"])
+            group["lr"] = group["lr"] * (new_base / old_base) if old_base else new_base
+            if "initial_lr" in group:
+                group["initial_lr"] = new_base
+    for sched in schedulers.values():
+        opt = getattr(sched, "optimizer", None)
+        if opt is not None and hasattr(sched, "base_lrs"):
+            sched.base_lrs = [g.get("initial_lr", g["lr"]) for g in opt.param_groups]
+            sched._last_lr = [g["lr"] for g in opt.param_groups]
 
 
 def _check_model(name: str, module: nn.Module, saved: Mapping[str, torch.Tensor], path: Path) -> None:
@@ -153,7 +245,10 @@ def save_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
                     history: Optional[History] = None, batches: Any = None, config: Any = None,
                     extra: Optional[Mapping[str, Any]] = None,
                     states: Optional[Mapping[str, Any]] = None) -> None:
-    """Write a checkpoint atomically; it loads with ``torch.load(..., weights_only=True)``."""
+    """Write a checkpoint atomically; it loads with ``torch.load(..., weights_only=True)``.
+
+    The checkpoint it replaces is kept as :func:`previous_checkpoint` (the last two are kept),
+    and temporary files left by a killed earlier save are deleted."""
     state = {
         "format": "ganlib-checkpoint-1",
         "step": int(step),
@@ -167,7 +262,7 @@ def save_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
         "rng": _rng_state(),
         "extra": dict(extra or {}),
     }
-    atomic_save(state, path)
+    atomic_save(state, path, keep_previous=True)
 
 
 def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
@@ -178,17 +273,18 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
                     states: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` into the given objects.
 
-    Loads with ``weights_only=True`` (no arbitrary code runs). Raises ``ValueError``
-    naming the mismatch when the checkpoint holds another model or another config; a
-    config that differs only in ``steps`` is accepted, so a finished run can train longer.
-    Returns the raw state (``step``, ``extra``...).
+    Loads with ``weights_only=True`` (no arbitrary code runs). A damaged (truncated, empty)
+    file raises ``CheckpointError`` naming it and the previous checkpoint kept beside it.
+    Raises ``ValueError`` naming the mismatch when the checkpoint holds another model or
+    another config; only the fields in ``RESUMABLE_FIELDS`` may differ (``steps``, to train
+    a finished run longer, and the learning rates ``lr``, ``lr_g``, ``lr_d``...; a changed
+    learning rate is printed and the optimizers continue at the rate they were built with
+    now). Returns the raw state (``step``, ``extra``...).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != "ganlib-checkpoint-1":
-        raise ValueError(f"{path} is not a ganlib checkpoint (written by save_checkpoint/fit)")
+    state = _read_checkpoint(path, map_location)
     saved_config, want = state.get("config"), _config_dict(config)
     if want is not None and saved_config is not None and saved_config != want:
         diff = sorted(k for k in set(want) | set(saved_config)
@@ -205,10 +301,19 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
         _check_model(name, module, state["modules"][name], path)
     for name, module in modules.items():
         module.load_state_dict(state["modules"][name])
+    changed_lr = sorted(k for k in RESUMABLE_FIELDS - {"steps"}
+                        if want is not None and saved_config is not None and want.get(k) != saved_config.get(k))
+    built_lr = {name: [g.get("initial_lr", g["lr"]) for g in opt.param_groups]
+                for name, opt in (optimizers or {}).items()}
     for name, opt in (optimizers or {}).items():
         opt.load_state_dict(state["optimizers"][name])
     for name, sched in (schedulers or {}).items():
         sched.load_state_dict(state["schedulers"][name])
+    if changed_lr:
+        _changed_learning_rates(optimizers or {}, schedulers or {}, built_lr)
+        print(f"resuming {path} at step {state['step']} with a changed learning rate: "
+              + ", ".join(f"{k} {saved_config.get(k)!r} -> {want.get(k)!r}" for k in changed_lr)
+              + f" (the fields that may change on resume: {', '.join(sorted(RESUMABLE_FIELDS))})", flush=True)
     for name, obj in (states or {}).items():
         obj.load_state_dict(state.get("states", {})[name])
     if history is not None and state.get("history") is not None:
@@ -255,13 +360,37 @@ class TrainingTooSlow(TimeoutError):
     """``fit`` passed its ``time_limit`` (a safety net) before finishing its steps."""
 
 
+class NonFiniteLoss(FloatingPointError):
+    """A loss became NaN or infinite; ``step`` is the step, ``loss`` its name."""
+
+    def __init__(self, message: str, step: int, loss: str):
+        super().__init__(message)
+        self.step, self.loss = step, loss
+
+
 def _as_float(name: str, value: Any, step: int) -> float:
     v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
     if not math.isfinite(v):
-        raise FloatingPointError(
-            f"training stopped at step {step}: loss {name!r} is {v}. Lower the learning rate, "
-            "check the inputs for NaN/inf, or resume from the last checkpoint.")
+        raise NonFiniteLoss(f"training stopped at step {step}: loss {name!r} is {v}.", step, name)
     return v
+
+
+def _nan_advice(err: NonFiniteLoss, checkpoint: Optional[PathLike], config: Any) -> str:
+    """What to do after a non-finite loss, in steps that work with this run's checkpoint and config."""
+    fields = sorted(k for k in RESUMABLE_FIELDS - {"steps"} if k in (_config_dict(config) or {}))
+    where = (f"in the config ({', '.join(fields)}; learning-rate fields may change on resume)" if fields
+             else "where the optimizers are built")
+    if checkpoint is not None and Path(checkpoint).is_file():
+        try:
+            saved = int(torch.load(checkpoint, map_location="cpu", weights_only=True)["step"])
+        except Exception:  # a damaged file: fit's next call says so in full
+            saved = None
+        at = f" (step {saved})" if saved is not None else ""
+        return (f"{err} The checkpoint {checkpoint}{at} was written before it. To resume from there with "
+                f"a lower learning rate: rebuild the models and optimizers with a lower rate {where}, then "
+                "call fit again with the same checkpoint. Also check the inputs for NaN/inf.")
+    return (f"{err} Lower the learning rate {where} and train again, and check the inputs for NaN/inf"
+            + ("." if checkpoint is not None else "; pass checkpoint=... to fit to be able to resume."))
 
 
 def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *,
@@ -282,7 +411,9 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
       ``checkpoint_every`` steps and at the end (models, optimizers, schedulers,
       data position, RNG states, history, and ``states``: any other objects with
       ``state_dict``/``load_state_dict``, such as image pools). ``config`` is stored
-      and checked on resume (``steps`` may change, to train a finished run longer).
+      and checked on resume (only ``RESUMABLE_FIELDS`` may change: ``steps``, to train a
+      finished run longer, and the learning rates, to resume after a NaN loss). The
+      checkpoint before the last is kept as ``previous_checkpoint(checkpoint)``.
     - ``snapshot_fn``: called every ``snapshot_every`` steps (models in eval mode);
       its images are kept in ``history.snapshots``.
     - ``time_limit``: seconds; a safety net, never a budget. Training always runs its
@@ -316,7 +447,10 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
         while step < steps:
             raw = step_fn(next(batches))
             step += 1
-            losses = {k: _as_float(k, v, step) for k, v in raw.items()}
+            try:
+                losses = {k: _as_float(k, v, step) for k, v in raw.items()}
+            except NonFiniteLoss as err:
+                raise NonFiniteLoss(_nan_advice(err, checkpoint, config), err.step, err.loss) from None
             history.append(step, losses)
             history.seconds = elapsed_before + time.perf_counter() - began
             history.cpu_seconds = cpu_before + time.process_time() - cpu_began

@@ -50,7 +50,8 @@ def test_ddp_two_cpu_ranks_identical_weights_and_checkpoint_loads_single_process
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["backend"] == "gloo" and summary["sync_bn"] is False
     assert summary["max_rank_difference"] == 0.0, "the two ranks hold different weights"
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "samples.png", "summary.json"], \
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.previous.pt", "checkpoint.pt", "samples.png",
+                                                     "summary.json"], \
         "only rank 0 writes, and only these files"
     # shards: 1437 training digits -> 719 + 718
     assert summary["images_per_rank"] == 719

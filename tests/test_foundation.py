@@ -183,7 +183,9 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         fit(dies_at_step_17, batches_b, 30, modules={"net": net_b}, optimizers={"opt": opt_b},
             checkpoint=ckpt, checkpoint_every=5, progress=False)
     assert torch.load(ckpt, weights_only=True)["step"] == 15
-    assert not [p for p in tmp_path.iterdir() if p.name != "run.pt"]  # no temp files left
+    # no temp files left; the checkpoint before the last (step 10) is kept beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.previous.pt", "run.pt"]
+    assert torch.load(tmp_path / "run.previous.pt", weights_only=True)["step"] == 10
 
     # a fresh process: new objects, other RNG state; the checkpoint restores everything
     net_c, opt_c, batches_c, step_c = _toy_problem(seed=123)
