@@ -685,11 +685,18 @@ def backward_cycle_loss(G, F, y):
 
 
 # %%
-y = torch.zeros(2, 3, 4, 4)
-assert float(backward_cycle_loss(lambda t: t + 1.0, lambda t: t - 0.5, y)) == 0.5, \
-    "G(F(y)) = y + 0.5 here: the loss is 0.5"
-assert float(backward_cycle_loss(lambda t: 2 * t, lambda t: t, y + 1)) == 1.0, \
-    "compare G(F(y)) with the real y, not with F(y)"
+from ganlib.models.cyclegan import cycle_loss
+from ganlib.student import forbid  # makes the library's version raise while the check runs
+
+y = torch.tensor([-2, 0.5, 1, -1, 0, -1.5, 2, 0.25]).view(2, 1, 2, 2)
+with forbid(cycle_loss):   # G and F below do not commute: G(F(y)) = 3y + 3, F(G(y)) = 3y + 1
+    got = float(backward_cycle_loss(lambda t: 3 * t, lambda t: t + 1, y))
+assert abs(got - 2.3125) > 1e-6, "wrong order: the backward cycle is y -> F(y) -> G(F(y)), not F(G(y))"
+assert abs(got - 2.5625) > 1e-6, "compare G(F(y)) with the real y, not with F(y)"
+assert abs(got - 14.15625) > 1e-6, "the cycle loss is L1 (absolute error), not L2"
+assert abs(got - 24.5) > 1e-6, "E is a mean over pixels and the batch, not a sum"
+assert abs(got - 2.8125) > 1e-6, "take the absolute value before the mean"
+assert abs(got - 3.0625) < 1e-6, f"expected mean |G(F(y)) - y| = 3.0625, got {got}"
 ### BEGIN HIDDEN TESTS
 yy = torch.randn(3, 3, 8, 8)
 assert torch.isclose(backward_cycle_loss(torch.tanh, torch.sin, yy), (torch.tanh(torch.sin(yy)) - yy).abs().mean())
@@ -712,8 +719,18 @@ def resnet_generator_parameters(in_ch=3, out_ch=3, ngf=64, n_blocks=9):
 
 
 # %%
-assert resnet_generator_parameters() == 11_378_179, "resnet_9blocks has 11,378,179 parameters"
-assert resnet_generator_parameters(n_blocks=6) == 7_837_699, "resnet_6blocks has 7,837,699"
+from ganlib.models.cyclegan import ResnetGenerator
+from ganlib.student import forbid  # building the network is not counting it
+
+with forbid(ResnetGenerator):
+    got = resnet_generator_parameters()
+    got6 = resnet_generator_parameters(n_blocks=6)
+assert got != 11_372_928, "every convolution has a bias here (instance norm, use_bias=True)"
+assert got != 6_067_459, "a residual block has two 3x3 convolutions"
+assert got != 11_362_819, "the first and last convolutions are 7x7, not 3x3"
+assert got != 11_388_675, "the official instance norm has no learnable parameters (affine=False)"
+assert got == 11_378_179, f"resnet_9blocks has 11,378,179 parameters, got {got:,}"
+assert got6 == 7_837_699, f"resnet_6blocks has 7,837,699, got {got6:,}"
 ### BEGIN HIDDEN TESTS
 assert resnet_generator_parameters(1, 3, 8, 2) == 1 * 8 * 49 + 8 + 8 * 16 * 9 + 16 + 16 * 32 * 9 + 32 \
     + 2 * 2 * (32 * 32 * 9 + 32) + 32 * 16 * 9 + 16 + 16 * 8 * 9 + 8 + 8 * 3 * 49 + 3
@@ -733,8 +750,18 @@ def d_loss_cyclegan(d_real, d_fake):
 
 
 # %%
+from ganlib.losses import d_loss_lsgan
+from ganlib.student import forbid
+
+with forbid(d_loss_lsgan):
+    got = float(d_loss_cyclegan(torch.tensor([0.5, 1.5, 2.0]), torch.tensor([1.0, -0.5, 0.2])))
+assert abs(got - 0.6166667) > 1e-5, "LSGAN squares the errors: (D(y) - 1)^2, not |D(y) - 1|"
+assert abs(got - 0.93) > 1e-5, "remember the 0.5: CycleGAN halves D's loss"
+assert abs(got - 1.565) > 1e-5, "targets swapped: real outputs go to 1, fakes to 0"
+assert abs(got - 1.395) > 1e-5, "E is a mean over D's outputs, not a sum"
+assert abs(got - 1.1983333) > 1e-5, "LSGAN's fake target is 0 here, not -1"
+assert abs(got - 0.465) < 1e-5, f"expected 0.5 * (0.5 + 0.43) = 0.465, got {got}"
 assert float(d_loss_cyclegan(torch.ones(5), torch.zeros(5))) == 0.0, "a perfect D pays nothing"
-assert float(d_loss_cyclegan(torch.zeros(5), torch.ones(5))) == 1.0, "0.5 * (1 + 1): remember the 0.5"
 ### BEGIN HIDDEN TESTS
 assert float(d_loss_cyclegan(torch.tensor([0.5, 1.5]), torch.tensor([1.0, 0.0]))) == 0.5 * (0.25 + 0.5)
 ### END HIDDEN TESTS

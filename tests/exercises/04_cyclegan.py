@@ -1,0 +1,52 @@
+"""Plausible wrong answers to chapter 4's exercises (see ganlib.student)."""
+
+_COUNT = """
+    conv = lambda cin, cout, k: cin * cout * k * k {bias}
+    norm = lambda c: {norm}
+    return (conv(in_ch, ngf, {k}) + conv(ngf, 2 * ngf, 3) + conv(2 * ngf, 4 * ngf, 3)
+            + n_blocks * {per_block} * conv(4 * ngf, 4 * ngf, 3)
+            + conv(4 * ngf, 2 * ngf, 3) + conv(2 * ngf, ngf, 3) + conv(ngf, out_ch, {k})
+            + norm(ngf) + norm(2 * ngf) + norm(4 * ngf) + n_blocks * {per_block} * norm(4 * ngf)
+            + norm(2 * ngf) + norm(ngf))
+"""
+_RIGHT = dict(bias="+ cout", norm="0", k="7", per_block="2")
+
+
+def _count(**wrong):
+    return _COUNT.format(**{**_RIGHT, **wrong})
+
+
+WRONG = {
+    "backward_cycle_loss": {
+        "wrong order F(G(y))": "return (F(G(y)) - y).abs().mean()",
+        "compared with F(y)": "return (G(F(y)) - F(y)).abs().mean()",
+        "L2": "return ((G(F(y)) - y) ** 2).mean()",
+        "sum": "return (G(F(y)) - y).abs().sum()",
+        "no absolute value": "return (G(F(y)) - y).mean()",
+        "the library's cycle_loss": """
+            from ganlib.models.cyclegan import cycle_loss
+            return cycle_loss(G(F(y)), y)
+        """,
+    },
+    "resnet_generator_parameters": {
+        "no biases": _count(bias=""),
+        "one convolution per block": _count(per_block="1"),
+        "3x3 at the ends": _count(k="3"),
+        "affine instance norm": _count(norm="2 * c"),
+        "the network built and counted": """
+            from ganlib.models.cyclegan import ResnetGenerator
+            return sum(p.numel() for p in ResnetGenerator(in_ch, out_ch, ngf=ngf, n_blocks=n_blocks).parameters())
+        """,
+    },
+    "d_loss_cyclegan": {
+        "absolute values instead of squares": "return 0.5 * ((d_real - 1).abs().mean() + d_fake.abs().mean())",
+        "not halved": "return ((d_real - 1) ** 2).mean() + (d_fake ** 2).mean()",
+        "targets swapped": "return 0.5 * ((d_real ** 2).mean() + ((d_fake - 1) ** 2).mean())",
+        "sum": "return 0.5 * (((d_real - 1) ** 2).sum() + (d_fake ** 2).sum())",
+        "fake target -1": "return 0.5 * (((d_real - 1) ** 2).mean() + ((d_fake + 1) ** 2).mean())",
+        "the library's LSGAN loss": """
+            from ganlib.losses import d_loss_lsgan
+            return 0.5 * d_loss_lsgan(d_real, d_fake)
+        """,
+    },
+}
