@@ -587,23 +587,45 @@ from torch import nn
 
 
 # %% [markdown]
-# **Exercise 1.** Write the KL divergence of $\mathcal N(\mu, \sigma^2)$ from $\mathcal N(0, I)$,
-# summed over every element, from `mu` and `logvar` $= \log\sigma^2$.
+# **Exercise 1.** The chapter's KL term compares $q(z \mid B)$ with $\mathcal N(0, I)$. Derive the
+# general one from the densities, $\mathrm{KL}(q\,\|\,p) = \mathbb E_q[\log q(z) - \log p(z)]$, for
+# two diagonal Gaussians $q = \mathcal N(\mu_1, \sigma_1^2)$ and $p = \mathcal N(\mu_2, \sigma_2^2)$, and write
+# `kl_diagonal(mu1, logvar1, mu2, logvar2)` (`logvar` $= \log\sigma^2$), **summed over every element**
+# (the batch and the dimensions) like the chapter's KL term. Hint: for one dimension,
+# $\log q - \log p = \tfrac12\log\frac{\sigma_2^2}{\sigma_1^2} - \frac{(z-\mu_1)^2}{2\sigma_1^2} + \frac{(z-\mu_2)^2}{2\sigma_2^2}$.
 
 # %%
-def kl_to_standard_normal(mu, logvar):
+def kl_diagonal(mu1, logvar1, mu2, logvar2):
     ### BEGIN SOLUTION
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return 0.5 * torch.sum(logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2) ** 2) / logvar2.exp() - 1)
     ### END SOLUTION
 
 
 # %%
-assert float(kl_to_standard_normal(torch.zeros(3, 8), torch.zeros(3, 8))) == 0.0, "N(0, I) vs itself: 0"
-assert math.isclose(float(kl_to_standard_normal(torch.tensor([[1.0, 2.0]]), torch.zeros(1, 2))), 2.5), \
-    "with sigma = 1 the KL is sum(mu^2) / 2"
+from ganlib.models.bicyclegan import kl_divergence
+from ganlib.student import forbid  # makes the library's version raise while the check runs
+
+mu1, mu2 = torch.tensor([[1.0, -0.5], [0.0, 2.0]]), torch.tensor([[0.5, 0.0], [1.0, 1.0]])  # batch of 2
+lv1 = torch.tensor([[0.0, math.log(2)], [math.log(0.5), 0.0]])
+lv2 = torch.tensor([[math.log(2), 0.0], [0.0, math.log(4)]])
+with forbid(kl_divergence):
+    got = float(kl_diagonal(mu1, lv1, mu2, lv2))
+    same = float(kl_diagonal(mu1, lv1, mu1, lv1))
+assert abs(got - 0.7386104) > 1e-5, "you averaged over the batch: sum over every element, as the chapter does"
+assert abs(got - 2.8977792) > 1e-5, "that is KL(p || q): the expectation is under q = N(mu1, sigma1^2)"
+assert abs(got + 0.6022208) > 1e-5, "the log ratio is log(sigma2^2 / sigma1^2): logvar2 - logvar1"
+assert abs(got - 2.5397208) > 1e-5, "divide sigma1^2 + (mu1 - mu2)^2 by sigma2^2"
+assert abs(got - 1.6673226) > 1e-5, "sigma^2 = exp(logvar), not exp(logvar / 2) (that is sigma)"
+assert abs(got - 2.9544415) > 1e-5, "a factor 2 too many: remember the 1/2"
+assert abs(got - 2.875) > 1e-5, "that is the KL to N(0, I): use mu2 and logvar2"
+assert abs(got - 1.4772208) < 1e-5, f"expected 1.47722, got {got:.5f}"
+assert abs(same) < 1e-6, f"KL(q || q) = 0, got {same}"
 ### BEGIN HIDDEN TESTS
-lv = torch.tensor([[math.log(2.0)]])
-assert math.isclose(float(kl_to_standard_normal(torch.zeros(1, 1), lv)), 0.5 * (2.0 - 1.0 - math.log(2.0)), rel_tol=1e-6)
+m, lv = torch.randn(5, 8), torch.randn(5, 8)
+assert torch.isclose(kl_diagonal(m, lv, torch.zeros(5, 8), torch.zeros(5, 8)), kl_divergence(m, lv), rtol=1e-5)
+lv_b = torch.tensor([[math.log(2.0)]])
+assert math.isclose(float(kl_diagonal(torch.zeros(1, 1), lv_b, torch.zeros(1, 1), torch.zeros(1, 1))),
+                    0.5 * (2.0 - 1.0 - math.log(2.0)), rel_tol=1e-6)
 ### END HIDDEN TESTS
 print("exercise 1 ok")
 
@@ -636,20 +658,31 @@ class _G(nn.Module):
         return a * self.w + z.sum(1, keepdim=True)
 
 
-class _E(nn.Module):
+class _E(nn.Module):  # mu = (x, 0.5 - x); logvar = 1, so a sampled code differs from mu
     def __init__(self):
         super().__init__()
         self.lin = nn.Linear(1, 2)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.tensor([[1.0], [-1.0]]))
+            self.lin.bias.copy_(torch.tensor([0.0, 0.5]))
 
     def forward(self, x):
-        return self.lin(x), torch.zeros_like(self.lin(x))
+        mu = self.lin(x)
+        return mu, torch.ones_like(mu)
 
 
-torch.manual_seed(0)
 _g, _e = _G(), _E()
-_loss = latent_regression_loss(_g, _e, torch.ones(4, 1), torch.randn(4, 2))
+_z = torch.tensor([[0.5, -1.0], [1.5, 0.25], [-0.5, -0.5], [2.0, 1.0]])
+torch.manual_seed(0)
+_loss = latent_regression_loss(_g, _e, torch.ones(4, 1), _z)
+assert abs(float(_loss) - 4.2890625) > 1e-4, "the latent regression loss is L1 (mean absolute error), not L2"
+assert abs(float(_loss) - 12.75) > 1e-4, "a mean over the batch and the code's dimensions, not a sum"
+assert abs(float(_loss) - 1.59375) < 1e-4, \
+    f"expected mean |mu - z| = 1.59375, got {float(_loss):.5f}: compare E's mean mu (not a sampled code) with z"
+assert _loss.requires_grad, "the loss has no gradient at all: do not compute it under torch.no_grad()"
 _loss.backward()
-assert _g.w.grad is not None and float(_g.w.grad.abs()) > 0, "the loss must train G"
+assert _g.w.grad is not None and float(_g.w.grad.abs()) > 0, \
+    "the loss must train G: do not detach G's output before E reads it"
 assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in _e.parameters()), \
     "E's parameters received a gradient: freeze them while E reads G's output"
 assert all(p.requires_grad for p in _e.parameters()), "leave E trainable for the cVAE-GAN path"
@@ -674,8 +707,12 @@ def mean_distinct_modes(modes):
 
 
 # %%
-assert mean_distinct_modes(torch.tensor([[0, 1, 2, 3], [0, 0, 0, 0]])) == 2.5
-assert mean_distinct_modes(torch.tensor([[-1, -1, 1, 1]])) == 1.0, "-1 (no mode) does not count as a mode"
+got = mean_distinct_modes(torch.tensor([[0, 1, 2, 3, 3], [0, 0, 0, 0, 0], [4, 4, 1, -1, -1]]))
+assert got != 5 / 3, "count the modes of each input, then average; not the modes of all inputs together"
+assert got != 7 / 5, "average over the inputs (rows), not over the samples per input"
+assert got != 4, "the mean over inputs, not the largest count"
+assert got != 8 / 3, "-1 means 'no mode': do not count it"
+assert abs(got - 7 / 3) < 1e-12, f"(4 + 1 + 2) / 3 inputs = 2.333, got {got}"
 ### BEGIN HIDDEN TESTS
 assert mean_distinct_modes(torch.tensor([[-1, -1], [3, 2]])) == 1.0
 ### END HIDDEN TESTS
