@@ -191,3 +191,278 @@ def test_stale_temporary_files_are_removed_on_the_next_save(tmp_path):
         [".other.pt.abc.tmp", "notes.tmp", "run.pt", "run.pt.bak", "run.previous.pt"])
     assert torch.load(path, weights_only=True)["step"] == 2
     assert torch.load(previous_checkpoint(path), weights_only=True)["step"] == 1
+
+
+# ============================================================================ archives
+import tarfile  # noqa: E402
+import threading  # noqa: E402
+import zipfile  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+from ganlib.data import download as dl  # noqa: E402
+from ganlib.data.registry import (DATASETS, DatasetSpec, DownloadError, UnsafeArchiveError,  # noqa: E402
+                                  ChecksumError, download, download_url, extract, forget_checksum)
+
+
+def _tar_gz(*members) -> bytes:
+    """members: (name, bytes) a file, (name, None) a folder, (name, "->", target) a symlink,
+    (name, "=>", target) a hard link."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data, *link in members:
+            info = tarfile.TarInfo(name)
+            if data == "->":
+                info.type, info.linkname = tarfile.SYMTYPE, link[0]
+                tar.addfile(info)
+            elif data == "=>":
+                info.type, info.linkname = tarfile.LNKTYPE, link[0]
+                tar.addfile(info)
+            elif data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _zip(members: dict, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _everything_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+CHAINS = {
+    # the issue's chain: s -> ".", then s/t (really ./t) -> ".." : t/evil.txt would be ../evil.txt
+    "chain": ((("s", "->", "."), ("s/t", "->", ".."), ("t/evil.txt", b"x")), "symlink 's/t' -> '..' that points outside"),
+    # three links deep: a -> ".", a/b (= b) -> "a", a/b/c (= c) -> "../.."
+    "deeper": ((("a", "->", "."), ("a/b", "->", "a"), ("a/b/c", "->", "../.."), ("c/evil.txt", b"x")),
+               "symlink 'a/b/c' -> '../..' that points outside"),
+    # a link whose target only escapes through a link defined after it
+    "forward": ((("x", "->", "y/.."), ("y", "->", "../.."), ("x/evil.txt", b"x")), "symlink 'y' -> '../..'"),
+    # links that loop
+    "loop": ((("x", "->", "y"), ("y", "->", "x"), ("x/f.txt", b"x")), "symlink 'y' -> 'x' that goes round a loop"),
+    # a real folder first, then a symlink of the same name moving what was written into it
+    "moved": ((("e", None), ("e/f.txt", b"x"), ("e", "->", "sub")), "'e/f.txt' that a later symlink moves"),
+    # a file written through an earlier symlink of the same name
+    "through": ((("out", "->", "sub/f.txt"), ("sub", None), ("out", b"overwrites the link's target")),
+                "'out' twice"),
+    # a hard link to a file reached through the chain
+    "hardlink": ((("s", "->", "."), ("s/h", "=>", "s/../../secret")), "climbs out with '..'|hard link"),
+}
+
+
+@pytest.mark.parametrize("data_filter", [True, False], ids=["with-data-filter", "without-data-filter"])
+@pytest.mark.parametrize("case", sorted(CHAINS))
+def test_symlink_chains_are_refused_naming_the_member(tmp_path, monkeypatch, case, data_filter):
+    if not data_filter:  # as on Python < 3.11.4 / 3.10.12 / 3.9.17: ganlib's own check is all there is
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    members, message = CHAINS[case]
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(_tar_gz(*members))
+    (tmp_path / "box").mkdir()
+    with pytest.raises(UnsafeArchiveError, match=message) as caught:
+        extract(archive, tmp_path / "box" / "out" / "target")
+    if data_filter and case == "chain":
+        print("SYMLINK CHAIN:", caught.value)
+    assert _everything_under(tmp_path / "box") == ["out"]  # nothing written, inside or outside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tar.gz", "box"]
+
+
+def test_the_chain_does_escape_without_ganlibs_check(tmp_path, monkeypatch):
+    """The control: with the data filter gone and ganlib's member check switched off, the chain
+    writes outside the target, so the test above refuses a real escape."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.setattr(dl, "_check_tar", lambda *args: None)
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(_tar_gz(*CHAINS["chain"][0]))
+    extract(archive, tmp_path / "out" / "target")
+    assert (tmp_path / "out" / "evil.txt").read_bytes() == b"x"  # beside the target, not in it
+
+
+@pytest.mark.parametrize("data_filter", [True, False], ids=["with-data-filter", "without-data-filter"])
+def test_links_that_stay_inside_still_extract(tmp_path, monkeypatch, data_filter):
+    if not data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "good.tar.gz"
+    archive.write_bytes(_tar_gz(("d/real/x.txt", b"hello"), ("d/alias", "->", "real"), ("d/alias2", "->", "alias"),
+                                ("d/up", "->", "../d/real/x.txt"), ("d/hard", "=>", "d/real/x.txt")))
+    target = extract(archive, tmp_path / "t")
+    assert (target / "d" / "alias2" / "x.txt").read_bytes() == b"hello"
+    assert (target / "d" / "up").read_bytes() == (target / "d" / "hard").read_bytes() == b"hello"
+
+
+# ----------------------------------------------------------------------------- size guard
+def test_a_zip_bomb_is_refused_before_anything_is_written(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    archive.write_bytes(_zip({"pics/a.png": b"\0" * (20 << 20)}))  # 20 MiB of zeros in about 20 KB
+    assert archive.stat().st_size < 100_000
+    with pytest.raises(UnsafeArchiveError, match=r"declares 20\.0 MiB of content up to the member 'pics/a\.png': "
+                                                 r"\d+ times its own size, where at most 100 times") as caught:
+        extract(archive, tmp_path / "out" / "target")
+    print("ZIP BOMB:", caught.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_tar_gz_bomb_is_refused_too(tmp_path):
+    archive = tmp_path / "bomb.tar.gz"
+    archive.write_bytes(_tar_gz(("a/zeros.bin", b"\0" * (8 << 20)), ("a/more.bin", b"\0" * (8 << 20))))
+    with pytest.raises(UnsafeArchiveError, match=r"times its own size"):
+        extract(archive, tmp_path / "out" / "target")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_declared_size_and_member_count_bounds(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()  # incompressible
+    archive = tmp_path / "big.zip"
+    archive.write_bytes(_zip({"a.bin": noise}))
+    with pytest.raises(UnsafeArchiveError, match=r"declares more than 97\.7 KiB of content \(195\.3 KiB up to the "
+                                                 r"member 'a\.bin'\).*pass a larger max_bytes= to extract"):
+        extract(archive, tmp_path / "out" / "t", max_bytes=100_000)
+    extract(archive, tmp_path / "out" / "t", max_bytes=300_000)  # under the bound: fine
+    many = tmp_path / "many.tar.gz"
+    many.write_bytes(_tar_gz(*[(f"f{i}.txt", b"x") for i in range(30)]))
+    with pytest.raises(UnsafeArchiveError, match=r"holds more than 10 members"):
+        extract(many, tmp_path / "out" / "m", max_members=10)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["t"]
+
+
+def test_a_zip_member_bigger_than_its_header_says_stops_the_extraction(tmp_path):
+    data = bytearray(_zip({"big.bin": b"\0" * (1 << 20)}))
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, local + 22, 1000)   # uncompressed size in the local header ...
+    struct.pack_into("<I", data, central + 24, 1000)  # ... and in the central directory: 1 MiB declared as 1000 B
+    archive = tmp_path / "lies.zip"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"not a valid zip archive \(Bad CRC-32 for file 'big\.bin'\)") as caught:
+        extract(archive, tmp_path / "out" / "t")
+    print("LYING ZIP:", caught.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# ============================================================================ downloads
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.log.append(self.path)
+        item = self.server.files.get(self.path)
+        if item is None:
+            self.send_error(404)
+            return
+        body, ctype, length, cut = item["body"], item.get("type"), item.get("length", True), item.get("cut")
+        self.send_response(200)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body if cut is None else body[:cut])  # HTTP/1.0: the connection closes after this
+        self.close_connection = True
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.files, srv.log = {}, []
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _pix2pix_archive(name="toy") -> bytes:
+    from PIL import Image
+    members = []
+    for i in range(3):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((4, 8, 3), 40 * i, np.uint8)).save(buf, format="PNG")
+        members.append((f"{name}/train/{i}.png", buf.getvalue()))
+    return _tar_gz(*members)
+
+
+HTML = b"<!DOCTYPE html>\n<html><head><title>Log in to Hotel Wi-Fi</title></head><body>Please log in</body></html>"
+
+
+def test_a_transfer_truncated_without_length_is_not_pinned(server, tmp_path):
+    real = _pix2pix_archive()
+    server.files["/toy.tar.gz"] = {"body": real, "type": "application/x-gzip", "length": False, "cut": len(real) // 2}
+    url, dest, record = server.url + "/toy.tar.gz", tmp_path / "downloads" / "toy.tar.gz", tmp_path / "checksums.json"
+    with pytest.raises(DownloadError, match=r"incomplete or damaged: \d+ bytes arrived without a Content-Length "
+                                            r"to check them against, and the archive does not open") as caught:
+        download_url(url, dest, progress=False, checksums=record)
+    print("TRUNCATED WITHOUT LENGTH:", caught.value)
+    assert not record.exists() and list(dest.parent.iterdir()) == []  # nothing pinned, nothing kept
+    # the server recovers (still without a length): the whole archive lists cleanly and is pinned
+    server.files["/toy.tar.gz"]["cut"] = None
+    download_url(url, dest, progress=False, checksums=record)
+    assert dl.recorded_checksum(record, url) == dl.hashlib.sha256(real).hexdigest()
+    dest.unlink()
+    download_url(url, dest, progress=False, checksums=record)  # and later downloads verify against it
+    assert dest.read_bytes() == real
+
+
+@pytest.mark.parametrize("ctype", ["text/html; charset=utf-8", "application/octet-stream"])
+def test_an_html_page_is_never_pinned_as_the_archive(server, tmp_path, ctype):
+    server.files["/toy.tar.gz"] = {"body": HTML, "type": ctype}
+    spec = DatasetSpec("toy", server.url + "/toy.tar.gz", None, "tar.gz", "paired")
+    with pytest.raises(DownloadError, match=r"answered with an HTML page .*starting '<!DOCTYPE html> <html><head>"
+                                            r"<title>Log in to Hotel Wi-Fi.*captive portal.*Nothing was kept and no "
+                                            r"checksum was recorded") as caught:
+        download(spec, root=tmp_path, progress=False)
+    if ctype.startswith("text/html"):
+        print("HTML PAGE:", caught.value)
+    assert _everything_under(tmp_path) == ["downloads"]  # no pin, no archive, no data set
+    server.files["/toy.tar.gz"] = {"body": _pix2pix_archive(), "type": "application/x-gzip"}
+    assert (download(spec, root=tmp_path, progress=False) / "train" / "0.png").is_file()
+
+
+def test_a_wrong_pin_says_how_to_reset_it_and_the_reset_works(server, tmp_path):
+    real = _pix2pix_archive()
+    url, dest, record = server.url + "/toy.tar.gz", tmp_path / "toy.tar.gz", tmp_path / "checksums.json"
+    dl.record_checksum(record, url, dl.hashlib.sha256(HTML).hexdigest())  # what older versions pinned
+    server.files["/toy.tar.gz"] = {"body": real, "type": "application/x-gzip"}
+    with pytest.raises(ChecksumError, match=r"reset the pin with ganlib\.data\.download\.forget_checksum\(") as caught:
+        download_url(url, dest, progress=False, checksums=record)
+    print("WRONG PIN:", caught.value)
+    assert not dest.exists()
+    assert forget_checksum(record, url) and not forget_checksum(record, url)  # the advice, followed
+    download_url(url, dest, progress=False, checksums=record)
+    assert dest.read_bytes() == real and dl.recorded_checksum(record, url) == dl.hashlib.sha256(real).hexdigest()
+
+
+def test_a_file_that_cannot_be_checked_needs_a_length_or_a_checksum(server, tmp_path):
+    payload = b"weights " * 100  # not an archive, not a zip: nothing to check completeness against
+    server.files["/w.bin"] = {"body": payload, "length": False}
+    with pytest.raises(DownloadError, match=r"sent without a Content-Length \(800 bytes arrived.*will not record its "
+                                            r"checksum on trust\. Nothing was kept\. Pass the published checksum"):
+        download_url(server.url + "/w.bin", tmp_path / "w.bin", progress=False)
+    assert list(tmp_path.iterdir()) == []
+    download_url(server.url + "/w.bin", tmp_path / "w.bin", dl.hashlib.sha256(payload).hexdigest(), progress=False)
+    assert (tmp_path / "w.bin").read_bytes() == payload
+    # a torch checkpoint is a zip container: listed, so it is pinned even without a length
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(3)}, buf)
+    server.files["/m.pth"] = {"body": buf.getvalue(), "length": False}
+    download_url(server.url + "/m.pth", tmp_path / "m.pth", progress=False)
+    assert dl.recorded_checksum(tmp_path / "checksums.json", server.url + "/m.pth") is not None
+
+
+def test_an_existing_bad_file_is_not_pinned(server, tmp_path):
+    url = server.url + "/toy.tar.gz"
+    (tmp_path / "toy.tar.gz").write_bytes(HTML)
+    with pytest.raises(DownloadError, match=r"toy\.tar\.gz holds an HTML page .*no checksum was recorded\. Delete"):
+        download_url(url, tmp_path / "toy.tar.gz", progress=False)
+    (tmp_path / "toy.tar.gz").write_bytes(_pix2pix_archive()[:200])
+    with pytest.raises(DownloadError, match=r"exists but does not open as an archive .*no checksum was recorded"):
+        download_url(url, tmp_path / "toy.tar.gz", progress=False)
+    assert not (tmp_path / "checksums.json").exists() and server.log == []

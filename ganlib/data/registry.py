@@ -35,8 +35,9 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from .download import (ChecksumError, DownloadError, UnsafeArchiveError, download_url, extract,  # noqa: F401
-                       extract_into, sha256_file)
+from .download import (DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, ChecksumError,  # noqa: F401
+                       DownloadError, UnsafeArchiveError, download_url, extract, extract_into, forget_checksum,
+                       sha256_file)
 from .folders import (LayoutError, describe, expected_layout, has_layout, load_paired_folder,  # noqa: F401
                       load_unpaired_folder)
 
@@ -55,6 +56,9 @@ class DatasetSpec:
     torchvision sets); ``sha256``: the archive's checksum, or None (trust on first use);
     ``archive``: "tar.gz", "zip" or None; ``layout``: "paired", "unpaired" or "torchvision";
     ``torchvision``: the ``torchvision.datasets`` class name for torchvision sets.
+    ``max_bytes``, ``max_members``, ``max_ratio``: bounds on what the archive may unpack to
+    (declared content, number of members, content / archive size); an archive beyond them is
+    refused before anything is written (an archive bomb, or the wrong file).
     """
 
     name: str
@@ -64,6 +68,9 @@ class DatasetSpec:
     layout: str
     description: str = ""
     torchvision: Optional[str] = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_members: int = DEFAULT_MAX_MEMBERS
+    max_ratio: float = DEFAULT_MAX_RATIO
 
     def __post_init__(self):
         if self.layout not in LAYOUTS:
@@ -74,8 +81,8 @@ class DatasetSpec:
             raise ValueError(f"data set {self.name!r}: a {self.layout} data set needs a url and an archive format")
 
 
-def _pix2pix(name: str, description: str) -> DatasetSpec:
-    return DatasetSpec(name, PIX2PIX_URL.format(name=name), None, "tar.gz", "paired", description)
+def _pix2pix(name: str, description: str, **bounds) -> DatasetSpec:
+    return DatasetSpec(name, PIX2PIX_URL.format(name=name), None, "tar.gz", "paired", description, **bounds)
 
 
 def _cyclegan(name: str, description: str, archive_name: Optional[str] = None) -> DatasetSpec:
@@ -91,7 +98,8 @@ _SPECS = [
                            "archive is not served, build the folder with the official "
                            "prepare_cityscapes_dataset.py and pass its path to load_paired"),
     _pix2pix("edges2shoes", "UT Zappos50K: HED edge maps | shoe photos (49,825 train, 200 val)"),
-    _pix2pix("edges2handbags", "iGAN handbags: HED edge maps | handbag photos (138,567 train, 200 val)"),
+    _pix2pix("edges2handbags", "iGAN handbags: HED edge maps | handbag photos (138,567 train, 200 val)",
+             max_bytes=64 * 2 ** 30),  # the largest archive (several GiB): four times the default bound
     _pix2pix("night2day", "Transient Attributes: night | day photos of the same webcam view"),
     # CycleGAN (Zhu et al., 2017): two unpaired domains
     _cyclegan("horse2zebra", "ImageNet horses (A) and zebras (B)"),
@@ -177,7 +185,11 @@ def download(name: Union[str, DatasetSpec], root: PathLike = "data", progress: b
     download_url(spec.url, archive, sha256=spec.sha256, progress=progress, checksums=root / "checksums.json")
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.partial-", dir=root))
     try:
-        extract_into(archive, tmp, spec.archive)
+        extract_into(archive, tmp, spec.archive, max_bytes=spec.max_bytes, max_members=spec.max_members,
+                     max_ratio=spec.max_ratio,
+                     bound_hint=f"If the data set really is that large, raise max_bytes / max_members / "
+                                f"max_ratio in the DatasetSpec of {spec.name!r} (dataclasses.replace) "
+                                f"and call download again")
         found = _find_dataset_folder(tmp, spec.layout)
         if found is None:
             raise LayoutError(f"the archive {archive} of {spec.name!r} is not in the expected layout "
@@ -299,4 +311,5 @@ def load_labelled(name: str, train: bool = True, size=None,
 
 __all__ = ["DATASETS", "DatasetSpec", "download", "download_url", "extract", "load_paired", "load_unpaired",
            "load_labelled", "get_spec", "names", "ChecksumError", "DownloadError", "UnsafeArchiveError",
+           "forget_checksum",
            "LayoutError", "sha256_file"]
