@@ -217,8 +217,8 @@ class forbid:
         label = self._label(obj)
 
         def refused(*args, **kwargs):
-            raise AssertionError(f"the exercise calls {label}, the library's reference "
-                                 f"implementation: write it yourself")
+            raise AssertionError(f"the exercise calls {label}, a ready-made implementation of "
+                                 "what it asks for: write it yourself")
         return refused
 
     def __enter__(self):

@@ -659,41 +659,57 @@ def my_truncated_normal(n, dim, t, generator=None):
 
 
 # %%
-zz = my_truncated_normal(300, 40, 0.8, generator=torch.Generator().manual_seed(0))
-assert zz.shape == (300, 40), "return an (n, dim) tensor"
-assert zz.abs().max() <= 0.8, "every value must lie inside [-t, t]"
-assert abs(float(zz.std()) - scipy.stats.truncnorm(-0.8, 0.8).std()) < 0.01, \
-    "wrong spread: are you clipping or rescaling instead of resampling?"
-### BEGIN HIDDEN TESTS
-assert scipy.stats.kstest(zz.flatten().numpy(), scipy.stats.truncnorm(-0.8, 0.8).cdf).pvalue > 0.01
 from ganlib.nn import truncated_noise
+from ganlib.student import forbid  # makes the library's version raise while the check runs
+
+with forbid(truncated_noise, torch.nn.init.trunc_normal_):  # write the resampling yourself
+    zz = my_truncated_normal(300, 40, 0.8, generator=torch.Generator().manual_seed(0))
+    again = my_truncated_normal(300, 40, 0.8, generator=torch.Generator().manual_seed(0))
+assert zz.shape == (300, 40), "return an (n, dim) tensor"
+assert zz.abs().max() <= 0.8, "values outside [-t, t] remain: resample until none is left (once is not enough)"
+assert torch.equal(zz, again), "the same generator must give the same draws: pass generator to every draw"
+assert int((zz.abs() == 0.8).sum()) == 0, "values sit exactly on +-t: clipping piles the tails onto the bounds"
+truncnorm = scipy.stats.truncnorm(-0.8, 0.8)
+assert abs(float(zz.std()) - truncnorm.std()) < 0.01, \
+    f"wrong spread (std {float(zz.std()):.4f}, truncated normal {truncnorm.std():.4f}): folding or rescaling?"
+assert scipy.stats.kstest(zz.flatten().numpy(), truncnorm.cdf).pvalue > 0.01, \
+    "the values are not distributed as a truncated normal (KS test): resample from N(0, 1), do not transform"
+### BEGIN HIDDEN TESTS
 assert torch.equal(zz, truncated_noise(300, 40, 0.8, generator=torch.Generator().manual_seed(0))), \
     "same draws as ganlib.nn.truncated_noise: resample only the values outside, in order"
 ### END HIDDEN TESTS
 print("exercise 1 ok")
 
 # %% [markdown]
-# **Exercise 2.** BigGAN's orthogonal regularisation in the convention of its PyTorch code: return
-# $\tfrac{\beta}{2}\lVert W W^\top \odot (\mathbf 1 - I)\rVert_F^2$ for a weight `W` of shape
-# `(out, ...)` (flatten it to `(out, -1)` first), so that its gradient is $2\beta(WW^\top\odot(1-I))W$.
+# **Exercise 2.** SAGAN and BigGAN train D with the hinge loss
+# $L_D = \mathbb E_x[\max(0, 1 - D(x))] + \mathbb E_z[\max(0, 1 + D(G(z)))]$. Write it from D's raw
+# outputs on a batch of reals and a batch of fakes (the two batches may differ in size). Which
+# outputs still give D a gradient?
 
 # %%
-def my_ortho_reg(W, beta=1e-4):
+def my_hinge_d_loss(d_real, d_fake):
     ### BEGIN SOLUTION
-    W = W.flatten(1)
-    off = (W @ W.T) * (1 - torch.eye(W.shape[0], dtype=W.dtype))
-    return 0.5 * beta * (off ** 2).sum()
+    return torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
     ### END SOLUTION
 
 
 # %%
-W1 = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-r1 = my_ortho_reg(W1, beta=1e-4)
-assert torch.isclose(r1, torch.tensor(0.0121)), "WW^T = [[5, 11], [11, 25]]: (1e-4 / 2) * 2 * 121 = 0.0121"
-r1.backward()
-assert torch.allclose(W1.grad, 2e-4 * torch.tensor([[33.0, 44.0], [11.0, 22.0]])), "gradient convention"
+from ganlib.losses import d_loss_hinge
+from ganlib.student import forbid
+
+real, fake = torch.tensor([2.0, 0.5, -0.5]), torch.tensor([-2.0, 0.0, 1.5, -0.5, 0.25])  # 3 reals, 5 fakes
+with forbid(d_loss_hinge):
+    got = float(my_hinge_d_loss(real, fake))
+assert abs(got - 2.9166667) > 1e-5, "signs swapped: reals are pushed above +1, fakes below -1"
+assert abs(got - 1.1833333) > 1e-5, "the max(0, .) is missing: outputs beyond the margin must cost nothing"
+assert abs(got - 7.25) > 1e-5, "the expectations are means, not sums"
+assert abs(got - 0.90625) > 1e-5, "average reals and fakes separately (3 reals, 5 fakes), then add"
+assert abs(got - 0.5166667) > 1e-5, "the margin is 1: max(0, 1 - D(x)), not max(0, -D(x))"
+assert abs(got - 1.7166667) < 1e-5, f"expected 2/3 + 1.05 = 1.71667, got {got:.5f}"
 ### BEGIN HIDDEN TESTS
-assert float(my_ortho_reg(torch.eye(3).view(3, 1, 3, 1), 1.0)) == 0.0, "orthogonal rows: no penalty"
+r, f = torch.randn(7), torch.randn(4)
+assert torch.isclose(my_hinge_d_loss(r, f), d_loss_hinge(r, f))
+assert float(my_hinge_d_loss(torch.full((3,), 5.0), torch.full((2,), -5.0))) == 0.0, "a confident D pays nothing"
 ### END HIDDEN TESTS
 print("exercise 2 ok")
 
