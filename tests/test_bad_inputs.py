@@ -466,3 +466,148 @@ def test_an_existing_bad_file_is_not_pinned(server, tmp_path):
     with pytest.raises(DownloadError, match=r"exists but does not open as an archive .*no checksum was recorded"):
         download_url(url, tmp_path / "toy.tar.gz", progress=False)
     assert not (tmp_path / "checksums.json").exists() and server.log == []
+
+
+def test_a_bomb_through_the_registry_names_the_entry_to_change(server, tmp_path):
+    server.files["/bomb.zip"] = {"body": _zip({"bomb/trainA/a.png": b"\0" * (4 << 20)}), "type": "application/zip"}
+    spec = DatasetSpec("bomb", server.url + "/bomb.zip", None, "zip", "unpaired")
+    with pytest.raises(UnsafeArchiveError, match=r"times its own size.*raise max_bytes / max_members / max_ratio in "
+                                                 r"the DatasetSpec of 'bomb'"):
+        download(spec, root=tmp_path, progress=False)
+    assert not (tmp_path / "bomb").exists() and not list(tmp_path.glob(".bomb.partial-*"))
+    assert DATASETS["edges2handbags"].max_bytes > DATASETS["facades"].max_bytes == dl.DEFAULT_MAX_BYTES
+
+
+# ============================================================================ images
+from PIL import Image  # noqa: E402
+
+from ganlib.data.registry import ImageFileError, load_paired, load_unpaired  # noqa: E402
+
+
+def _png_bytes(width, height, depth, colour_type, rows) -> bytes:
+    """A PNG written by hand (any bit depth PIL cannot write): rows are the raw scanlines."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + row for row in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _unpaired(tmp_path, files: dict):
+    """A CycleGAN folder whose trainA holds ``files`` (name -> bytes) and trainB one grey pixel."""
+    root = tmp_path / "set"
+    (root / "trainA").mkdir(parents=True)
+    (root / "trainB").mkdir()
+    for name, data in files.items():
+        (root / "trainA" / name).write_bytes(data)
+    Image.new("RGB", (2, 2), (128, 128, 128)).save(root / "trainB" / "b.png")
+    return root
+
+
+def _pixels(x):
+    """[-1, 1] floats back to 0..255 (rounded) for exact comparisons."""
+    return torch.round((x + 1) * 127.5).to(torch.int64)
+
+
+def test_16_bit_pngs_are_scaled_by_their_bit_depth(tmp_path):
+    grey = np.array([[0, 257 * 64, 32768, 65535]], dtype=">u2")             # 16-bit grey
+    rgb = np.array([[[65535, 0, 257 * 200]] * 4], dtype=">u2")               # 16-bit RGB
+    files = {"a_grey16.png": _png_bytes(4, 1, 16, 0, [grey.tobytes()]),
+             "b_rgb16.png": _png_bytes(4, 1, 16, 2, [rgb.tobytes()])}
+    X, _ = load_unpaired(_unpaired(tmp_path, files))
+    assert _pixels(X[0, :, 0]).T.tolist() == [[0] * 3, [64] * 3, [128] * 3, [255] * 3]  # not 98 % white
+    assert _pixels(X[1, :, 0, 0]).tolist() == [255, 0, 200]
+
+
+def test_low_bit_depth_grey_pngs_are_scaled_too(tmp_path):
+    files = {"a_2bit.png": _png_bytes(4, 1, 2, 0, [bytes([0b00011011])]),   # 0, 1, 2, 3 of 3
+             "b_4bit.png": _png_bytes(4, 1, 4, 0, [bytes([0x05, 0xAF])])}   # 0, 5, 10, 15 of 15
+    X, _ = load_unpaired(_unpaired(tmp_path, files))
+    assert _pixels(X[0, 0, 0]).tolist() == [0, 85, 170, 255]
+    assert _pixels(X[1, 0, 0]).tolist() == [0, 85, 170, 255]
+
+
+def test_a_truncated_png_is_named(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buf, format="PNG")
+    folder = _unpaired(tmp_path, {"good.png": buf.getvalue(), "cut.png": buf.getvalue()[: len(buf.getvalue()) // 2]})
+    with pytest.raises(ImageFileError) as caught:
+        load_unpaired(folder)
+    message = str(caught.value)
+    print("TRUNCATED PNG:", message)
+    assert message.startswith(f"{folder / 'trainA' / 'cut.png'} cannot be read as an image (OSError: image file is "
+                              "truncated): the file is truncated or damaged")
+    (folder / "trainA" / "cut.png").write_bytes(b"not an image at all")
+    with pytest.raises(ImageFileError, match=r"cut\.png cannot be read as an image \(UnidentifiedImageError"):
+        load_unpaired(folder)
+
+
+def _save(im, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", **kwargs)
+    return buf.getvalue()
+
+
+def test_grey_palette_and_opaque_alpha_are_converted_as_documented(tmp_path):
+    palette = Image.new("P", (2, 1))
+    palette.putpalette([10, 20, 30, 200, 100, 50])
+    palette.putdata([0, 1])
+    rgba = Image.new("RGBA", (2, 1), (1, 2, 3, 255))
+    la = Image.fromarray(np.array([[[90, 255], [180, 255]]], np.uint8), mode="LA")
+    files = {"a_grey.png": _save(Image.fromarray(np.array([[7, 250]], np.uint8))),
+             "b_palette.png": _save(palette), "c_rgba_opaque.png": _save(rgba), "d_la_opaque.png": _save(la),
+             "e_bilevel.png": _save(Image.fromarray(np.array([[0, 255]], np.uint8)).convert("1"))}
+    X, _ = load_unpaired(_unpaired(tmp_path, files))
+    assert X.shape == (5, 3, 1, 2)
+    got = [_pixels(x[:, 0]).T.tolist() for x in X]  # per image: [[R, G, B] of pixel 0, of pixel 1]
+    assert got[0] == [[7, 7, 7], [250, 250, 250]]          # grey: copied to R, G, B
+    assert got[1] == [[10, 20, 30], [200, 100, 50]]        # palette: looked up
+    assert got[2] == [[1, 2, 3], [1, 2, 3]]                # opaque alpha: dropped
+    assert got[3] == [[90, 90, 90], [180, 180, 180]]
+    assert got[4] == [[0, 0, 0], [255, 255, 255]]
+    # and in the paired loader (A | B side by side), a grey image where RGB is expected
+    (tmp_path / "pairs" / "train").mkdir(parents=True)
+    Image.fromarray(np.array([[40, 40, 220, 220]], np.uint8)).save(tmp_path / "pairs" / "train" / "1.png")
+    A, B = load_paired(tmp_path / "pairs")
+    assert _pixels(A[0, :, 0, 0]).tolist() == [40] * 3 and _pixels(B[0, :, 0, 0]).tolist() == [220] * 3
+
+
+@pytest.mark.parametrize("kind", ["rgba", "palette", "grey_with_transparent_value"])
+def test_transparent_pixels_are_refused_clearly(tmp_path, kind):
+    if kind == "rgba":
+        data = _save(Image.fromarray(np.array([[[255, 0, 0, 255], [0, 0, 0, 0]]], np.uint8), mode="RGBA"))
+    elif kind == "palette":
+        im = Image.new("P", (2, 1))
+        im.putpalette([10, 20, 30, 200, 100, 50])
+        im.putdata([0, 1])
+        data = _save(im, transparency=1)
+    else:
+        data = _save(Image.fromarray(np.array([[7, 250]], np.uint8)), transparency=250)
+    folder = _unpaired(tmp_path, {"x.png": data})
+    with pytest.raises(ImageFileError) as caught:
+        load_unpaired(folder)
+    message = str(caught.value)
+    if kind == "rgba":
+        print("RGBA WITH TRANSPARENCY:", message)
+    assert message.startswith(f"{folder / 'trainA' / 'x.png'} has transparent pixels (1 of 2 have alpha < 255); "
+                              "the colour stored under them is arbitrary")
+    assert "Image.alpha_composite(" in message
+
+
+def test_the_flattening_advice_works(tmp_path):
+    im = Image.fromarray(np.array([[[255, 0, 0, 255], [0, 0, 0, 0]]], np.uint8), mode="RGBA")
+    flat = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA")).convert("RGB")
+    X, _ = load_unpaired(_unpaired(tmp_path, {"x.png": _save(flat)}))
+    assert _pixels(X[0, :, 0]).T.tolist() == [[255, 0, 0], [255, 255, 255]]
+
+
+def test_32_bit_and_float_images_are_refused(tmp_path):
+    folder = _unpaired(tmp_path, {})
+    Image.fromarray(np.array([[0, 70000]], np.int32), mode="I").save(folder / "trainA" / "i.tif")
+    with pytest.raises(ImageFileError, match=r"i\.tif is a 32-bit integer image \(PIL mode 'I'\); its value range "
+                                             r"is not defined"):
+        load_unpaired(folder)
+    (folder / "trainA" / "i.tif").unlink()
+    Image.fromarray(np.array([[0.0, 0.5]], np.float32), mode="F").save(folder / "trainA" / "f.tif")
+    with pytest.raises(ImageFileError, match=r"f\.tif is a floating-point image"):
+        load_unpaired(folder)

@@ -8,6 +8,21 @@ paired (pix2pix)::
 unpaired (CycleGAN)::
 
     horse2zebra/trainA/*.jpg  trainB/*.jpg  testA/*.jpg  testB/*.jpg
+
+Every image becomes 8-bit RGB before it is scaled to [-1, 1], as the official loaders'
+``Image.open(path).convert("RGB")`` does, with these rules (``ImageFileError`` otherwise):
+
+- grey (8-bit, and 1-, 2- and 4-bit PNGs): the grey value is copied to R, G and B;
+- 16-bit (grey, grey + alpha, RGB, RGBA): scaled by the real bit depth, value / 257 rounded,
+  so 65535 is 255 (not clipped: a 16-bit image does not turn white);
+- palette images: each index is looked up in the palette;
+- an alpha channel (RGBA, grey + alpha, or a palette, grey or RGB image with a transparent
+  colour): dropped when every pixel is opaque; an image with transparent pixels is refused,
+  since the colour stored under them is arbitrary (flatten it onto the background you want);
+- CMYK and YCbCr (some JPEGs): PIL's conversion to RGB;
+- 32-bit integer and floating-point images (PIL modes ``I``, ``F``): refused, their value
+  range is not defined;
+- a truncated or damaged file: refused, naming the file.
 """
 from __future__ import annotations
 
@@ -28,6 +43,10 @@ UNPAIRED_SPLITS = ("train", "test")
 
 class LayoutError(ValueError):
     """A data folder is not in the layout the loader expects."""
+
+
+class ImageFileError(ValueError):
+    """An image file is damaged, or in a form the loaders do not convert (see the module's rules)."""
 
 
 def _visible(p: Path) -> bool:
@@ -87,11 +106,56 @@ def layout_hint(folder: Path, layout: str) -> str:
     return ""
 
 
-def _load_rgb(path: Path):
+def _png_bit_depth(path: Path) -> Optional[int]:
+    """The bit depth in a PNG's header (None for other files)."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24] if len(head) == 26 and head.startswith(b"\x89PNG\r\n\x1a\n") else None
+
+
+def _to_rgb(im, path: Path):
+    """``im`` as 8-bit RGB by the module's rules, or ``ImageFileError``."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        return im.convert("RGB")
+    mode = im.mode
+    if mode.startswith("I;16") or (mode == "I" and _png_bit_depth(path) == 16):
+        grey = np.asarray(im).astype(np.float64)  # 16-bit grey: 0..65535
+        return Image.fromarray(np.round(grey / 257.0).clip(0, 255).astype(np.uint8), mode="L").convert("RGB")
+    if mode in ("I", "F"):
+        kind = "32-bit integer" if mode == "I" else "floating-point"
+        raise ImageFileError(f"{path} is a {kind} image (PIL mode {mode!r}); its value range is not defined, so "
+                             "the loader does not guess one. Save it as an 8- or 16-bit PNG or as a JPEG")
+    if "transparency" in im.info or mode in ("PA", "La", "RGBa"):
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA"):
+        alpha = np.asarray(im.getchannel("A"))
+        clear = int((alpha < 255).sum())
+        if clear:
+            raise ImageFileError(
+                f"{path} has transparent pixels ({clear} of {alpha.size} have alpha < 255); the colour stored under "
+                "them is arbitrary, so the loader does not guess a background. Flatten it onto the background you "
+                "want, e.g. Image.alpha_composite(Image.new('RGBA', im.size, 'white'), im.convert('RGBA'))"
+                ".convert('RGB'), and save it again")
+    return im.convert("RGB")
+
+
+def _load_rgb(path: Path):
+    """Open an image file as 8-bit RGB (rules in the module docstring); a damaged file -> ``ImageFileError``."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return _to_rgb(im, path)
+    except ImageFileError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise ImageFileError(f"{path}: {err}") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:  # truncated, not an image, broken chunks
+        raise ImageFileError(
+            f"{path} cannot be read as an image ({type(err).__name__}: {err}): the file is truncated or damaged, "
+            "e.g. by an interrupted copy or download. Replace it with a good copy or delete it; if it came with a "
+            "downloaded data set, delete the data set's folder and load it again to download it afresh") from err
 
 
 class _Stack:

@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from .download import (DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, ChecksumError,  # noqa: F401
                        DownloadError, UnsafeArchiveError, download_url, extract, extract_into, forget_checksum,
                        sha256_file)
-from .folders import (LayoutError, describe, expected_layout, has_layout, load_paired_folder,  # noqa: F401
-                      load_unpaired_folder)
+from .folders import (ImageFileError, LayoutError, describe, expected_layout, has_layout,  # noqa: F401
+                      load_paired_folder, load_unpaired_folder)
 
 PathLike = Union[str, os.PathLike]
 
@@ -311,5 +311,5 @@ def load_labelled(name: str, train: bool = True, size=None,
 
 __all__ = ["DATASETS", "DatasetSpec", "download", "download_url", "extract", "load_paired", "load_unpaired",
            "load_labelled", "get_spec", "names", "ChecksumError", "DownloadError", "UnsafeArchiveError",
-           "forget_checksum",
+           "forget_checksum", "ImageFileError",
            "LayoutError", "sha256_file"]
