@@ -584,9 +584,17 @@ def fid_diagonal(mu1, var1, mu2, var2):
 
 
 # %%
-assert abs(fid_diagonal(np.array([1.0]), np.array([4.0]), np.array([3.0]), np.array([9.0])) - 5.0) < 1e-12, \
-    "1-d: (1 - 3)^2 + (2 - 3)^2 = 5"
-assert fid_diagonal(np.zeros(3), np.ones(3), np.zeros(3), np.ones(3)) == 0.0, "identical Gaussians: 0"
+from ganlib.student import forbid  # makes the library's version raise while the check runs
+
+with forbid(metrics.frechet_distance):
+    got = fid_diagonal(np.array([1.0, 0.0]), np.array([4.0, 1.0]), np.array([3.0, 0.5]), np.array([9.0, 0.25]))
+    same = fid_diagonal(np.zeros(3), np.ones(3), np.zeros(3), np.ones(3))
+assert abs(got - 29.8125) > 1e-9, "compare standard deviations (square roots of the variances), not variances"
+assert abs(got - 5.75) > 1e-9, "square the differences of the standard deviations"
+assert abs(got - 2.75) > 1e-9, "sum over the d dimensions, do not average"
+assert abs(got - 3.3115528) > 1e-6, "the mean term is the squared distance ||mu1 - mu2||^2"
+assert abs(got - 5.5) < 1e-9, f"2-d: (4 + 0.25) + ((2 - 3)^2 + (1 - 0.5)^2) = 5.5, got {got}"
+assert same == 0.0, "identical Gaussians: 0"
 ### BEGIN HIDDEN TESTS
 r = np.random.default_rng(1)
 m1, m2, v1, v2 = r.normal(size=5), r.normal(size=5), r.uniform(0.1, 2, 5), r.uniform(0.1, 2, 5)
@@ -596,26 +604,47 @@ print("exercise 1 ok")
 
 
 # %% [markdown]
-# **Exercise 2.** The Inception Score of *probabilities* `p` (N, K) with one split:
-# $\exp(\frac1N\sum_i \mathrm{KL}(p_i \,\Vert\, \bar p))$ with $\bar p$ the mean row.
-# Mind the direction of the KL.
+# **Exercise 2.** Extend the one-split score to the protocol of the paper: `inception_score_splits(logits,
+# splits)` takes the classifier's **logits** `(N, K)`, turns them into $p(y \mid x)$, cuts the rows into
+# `splits` consecutive chunks (chunk $i$: rows `i*N//splits` to `(i+1)*N//splits`, no shuffling),
+# scores each chunk with its own marginal, $\exp(\frac{1}{|s|}\sum_{x \in s}\mathrm{KL}(p(y \mid x)\,\Vert\,p_s(y)))$,
+# and returns the mean and the (population) standard deviation of the chunk scores.
 
 # %%
-def inception_score_from_probs(p):
+def inception_score_splits(logits, splits=10):
     ### BEGIN SOLUTION
-    p = np.asarray(p, dtype=np.float64)
-    marginal = p.mean(axis=0, keepdims=True)
-    return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
+    logits = np.asarray(logits, dtype=np.float64)
+    log_p = logits - logits.max(axis=1, keepdims=True)
+    log_p = log_p - np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    n, scores = len(logits), []
+    for i in range(splits):
+        lp = log_p[i * n // splits:(i + 1) * n // splits]
+        log_marginal = np.log(np.exp(lp).mean(axis=0, keepdims=True))
+        scores.append(np.exp(np.mean(np.sum(np.exp(lp) * (lp - log_marginal), axis=1))))
+    return float(np.mean(scores)), float(np.std(scores))
     ### END SOLUTION
 
 
 # %%
-value = inception_score_from_probs([[0.9, 0.1], [0.2, 0.8]])
-assert abs(value - 1.4215100172) > 1e-3, "you computed KL(p(y) || p(y|x)): the arguments are reversed"
-assert abs(value - 1.3170522760) < 1e-9, f"the hand case gives 1.3170522760, got {value}"
+from ganlib.student import forbid
+
+probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.7, 0.3], [0.05, 0.95], [0.6, 0.4]])
+logits = np.log(probs) + 3.0          # logits, not probabilities: a softmax gives probs back
+with forbid(metrics.inception_score, metrics.inception_score_per_split):
+    mean, sd = inception_score_splits(logits, splits=3)
+assert abs(mean - 1.6811385) > 1e-5, "the inputs are logits: apply a softmax first"
+assert abs(mean - 1.2491884) > 1e-5, "you computed KL(p(y) || p(y|x)): the arguments are reversed"
+assert abs(mean - 1.0219067) > 1e-5, "splits are consecutive chunks of rows, not every splits-th row"
+assert abs(mean - 1.2192924) > 1e-5, "each split needs its own marginal p_s(y), not the marginal of all N rows"
+assert abs(mean - 1.2126859) > 1e-5, "score each split, then average the scores: the splits are missing"
+assert abs(mean - 1.1847895) > 1e-6, "exp of the mean KL per split, not the mean of exp(KL) per image"
+assert abs(mean - 1.1844566) < 1e-6, f"expected a mean of 1.1844566 over 3 splits, got {mean:.7f}"
+assert abs(sd - 0.1502723) > 1e-5, "the population std (np.std, ddof=0), as the reference code"
+assert abs(sd - 0.1226968) < 1e-6, f"expected a std of 0.1226968, got {sd:.7f}"
 ### BEGIN HIDDEN TESTS
-q = np.random.default_rng(2).dirichlet(np.ones(6), size=40)
-assert np.isclose(inception_score_from_probs(q), metrics.inception_score(np.log(q), splits=1)[0])
+q = np.random.default_rng(2).normal(size=(40, 6)) * 2
+for k in (1, 4, 7):
+    assert np.allclose(inception_score_splits(q, k), metrics.inception_score(q, splits=k))
 ### END HIDDEN TESTS
 print("exercise 2 ok")
 
@@ -636,12 +665,26 @@ def mmd2_biased(x, y):
 
 
 # %%
+from ganlib.metrics.kid import polynomial_kernel
+from ganlib.student import forbid
+
+hx = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, -1.0]])   # a hand case, d = 2
+hy = np.array([[1.0, 1.0], [-1.0, 0.0], [0.5, 0.5]])
 g = np.random.default_rng(3)
 x, y = g.normal(size=(50, 8)), g.normal(size=(50, 8))
-biased = mmd2_biased(x, y)
+with forbid(polynomial_kernel):
+    hand = mmd2_biased(hx, hy)
+    biased, zero = mmd2_biased(x, y), mmd2_biased(x, x)
+assert abs(hand + 1.6684028) > 1e-6, "that is the unbiased estimate: the biased one keeps the diagonal terms"
+assert abs(hand - 0.9513889) > 1e-6, "KID's kernel is cubic: (a.b / d + 1)^3, not squared"
+assert abs(hand - 14.6527778) > 1e-6, "scale the inner product by 1/d: (a.b / d + 1)^3"
+assert abs(hand - 0.7170139) > 1e-6, "the kernel has a + 1: (a.b / d + 1)^3"
+assert abs(hand - 0.2777778) > 1e-6, "that is a linear kernel: use k(a, b) = (a.b / d + 1)^3"
+assert abs(hand - 5.3715278) > 1e-6, "the cross term counts twice: - 2/m^2 sum k(x_i, y_j)"
+assert abs(hand - 3.1545139) < 1e-6, f"the hand case gives 3.1545139, got {hand:.7f}"
 unbiased = metrics.kernel_inception_distance(x, y, subsets=1, subset_size=50)[0]
 assert biased > 0 and biased > unbiased + 0.01, f"the biased estimate should exceed the unbiased one: {biased}, {unbiased}"
-assert abs(mmd2_biased(x, x)) < 1e-12, "identical samples: 0"
+assert abs(zero) < 1e-12, "identical samples: 0"
 ### BEGIN HIDDEN TESTS
 kxx = (torch.as_tensor(x) @ torch.as_tensor(x).T / 8 + 1) ** 3
 kyy = (torch.as_tensor(y) @ torch.as_tensor(y).T / 8 + 1) ** 3
