@@ -5,14 +5,18 @@ import time
 
 import pytest
 import torch
+from torch import nn
 
 import ganlib
 from ganlib.data import TensorBatches
-from ganlib.data.multimodal_shapes import (PALETTE, fill_mode, interior_mask, load_multimodal_shapes,
-                                           mode_coverage)
+from ganlib.data import registry
+from ganlib.data.multimodal_shapes import (PALETTE, fill_mode, interior_mask, kl_to_uniform, load_multimodal_shapes,
+                                           mode_balance, mode_coverage, uniform_balance)
+from ganlib.models import bicyclegan_official as official
 from ganlib.models.bicyclegan import (BicycleGAN, BicycleGANConfig, MultiScaleDiscriminator, ResNetEncoder,
-                                      bicyclegan_step, check_z, diversity, kl_divergence, multiscale_d_loss,
-                                      multiscale_g_loss, reparameterize, sample_outputs)
+                                      ShapesRun, bicyclegan_step, check_z, diversity, evaluate_shapes,
+                                      kl_divergence, latent_statistics, multiscale_d_loss, multiscale_g_loss,
+                                      reparameterize, sample_outputs, train_and_measure)
 from ganlib.models.pix2pix import PatchDiscriminator, UNetGenerator
 from ganlib.train import fit
 
@@ -20,7 +24,7 @@ from ganlib.train import fit
 def toy_config(**changes) -> BicycleGANConfig:
     """The chapter's toy scale: 32x32 images, narrow nets (same code path as the paper's)."""
     cfg = BicycleGANConfig(ngf=16, ndf=16, nef=16, num_downs=5, n_blocks_e=3, n_layers_d=2,
-                           lr=1e-3, init_gain=1.0)
+                           lr=1e-3, init_gain=1.0, z_injection="input")
     return ganlib.override(cfg, **changes)
 
 
@@ -38,10 +42,35 @@ def test_official_parameter_counts():
     assert ganlib.count_parameters(g_all) == 54_794_627
 
 
-def test_default_config_is_the_papers():
+def test_default_config_is_the_official_one():
     cfg = BicycleGANConfig()
     assert (cfg.nz, cfg.lambda_l1, cfg.lambda_kl, cfg.lambda_z) == (8, 10.0, 0.01, 0.5)
     assert (cfg.lr, cfg.beta1, cfg.gan_mode, cfg.num_d, cfg.norm) == (2e-4, 0.5, "lsgan", 2, "instance")
+    # --where_add all, --use_dropout (every official training script), linear decay 100 + 100 epochs
+    assert (cfg.z_injection, cfg.use_dropout, cfg.upsample, cfg.niter, cfg.niter_decay) == ("all", True, "basic",
+                                                                                            100, 100)
+    model = BicycleGAN(cfg)
+    assert ganlib.count_parameters(model.G) == 54_794_627  # G_Unet_add_all, unet_256
+    assert ganlib.count_parameters(model.E) == 2_590_032
+    assert ganlib.count_parameters(model.D) == ganlib.count_parameters(model.D2) == 3_458_978
+    assert sum(isinstance(m, nn.Dropout) for m in model.G.modules()) == 3  # the three 8*ngf middle levels
+    assert model.schedulers == {}  # no epoch length given: constant learning rate
+
+
+def test_linear_decay_schedule_counts_epochs():
+    m = BicycleGAN(toy_config(niter=2, niter_decay=2, epoch_steps=3))
+    assert set(m.schedulers) == {"G", "E", "D", "D2"}
+    A, B, _ = load_multimodal_shapes(4, 32, split="test")
+    lrs = []
+    for _ in range(15):
+        lrs.append(m.optimizers["G"].param_groups[0]["lr"] / 1e-3)
+        m.step((A, B))
+    # official rule 1 - max(0, epoch + 1 - niter) / (niter_decay + 1), stepped once per epoch
+    expected = [1.0] * 3 + [1.0] * 3 + [2 / 3] * 3 + [1 / 3] * 3 + [0.0] * 3
+    assert lrs == pytest.approx(expected)
+    assert m.optimizers["D2"].param_groups[0]["lr"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="epoch_steps"):
+        BicycleGAN(toy_config(epoch_steps=0))
 
 
 def test_encoder_shapes_and_errors():
@@ -133,6 +162,11 @@ def test_latent_loss_updates_g_only_in_bicyclegan_but_trains_e_in_clr_gan():
     e0 = _weights(m.E)
     m.step((a, b))
     assert _changed(e0, m.E), "in cLR-GAN alone the latent loss is E's only teacher"
+    torch.manual_seed(0)
+    m = BicycleGAN(toy_config(latent_trains_e=True, **only_z))
+    e0 = _weights(m.E)
+    m.step((a, b))
+    assert _changed(e0, m.E), "latent_trains_e=True: the pitfall, the latent loss updates E too"
 
 
 @pytest.mark.parametrize("variant,keys,nets", [
@@ -199,6 +233,244 @@ def test_mode_coverage_and_diversity_exact():
     assert diversity(torch.zeros(2, 3, 3, 8, 8)) == 0.0
     with pytest.raises(ValueError, match="S >= 2"):
         diversity(torch.zeros(2, 1, 3, 8, 8))
+
+
+def test_mode_balance_sees_what_coverage_does_not():
+    A, B, _ = load_multimodal_shapes(2, 32, k=4, split="test")
+    fill = lambda j: torch.where(interior_mask(A)[:, None], PALETTE[j][:, None, None], B)  # noqa: E731
+    even = torch.stack([fill(j % 4) for j in range(20)], 1)          # 5 of each colour
+    skewed = torch.stack([fill(0)] * 17 + [fill(1), fill(2), fill(3)], 1)  # all 4 colours, 85 % red
+    assert mode_coverage(A, even)[0] == mode_coverage(A, skewed)[0] == 4.0
+    assert mode_balance(A, even) == pytest.approx(0.0, abs=1e-6)
+    p = torch.tensor([17, 1, 1, 1]) / 20
+    assert mode_balance(A, skewed) == pytest.approx(math.log(4) + float((p * p.log()).sum()), rel=1e-5)
+    assert float(kl_to_uniform(torch.tensor([[0, 0, 0, 0]]))) == pytest.approx(math.log(4))
+    assert 0.05 < uniform_balance(4, 16) < 0.2  # a perfect sampler, 16 draws: above 0 by chance
+
+
+def test_latent_statistics_and_evaluate_shapes():
+    torch.manual_seed(0)
+    m = BicycleGAN(toy_config())
+    A, B, _ = load_multimodal_shapes(6, 32, split="test")
+    stats = latent_statistics(m.E, B)
+    mu = m.encode(B)
+    assert stats["mu_mean"] == pytest.approx(float(mu.mean()), abs=1e-6)
+    assert stats["mu_var"] == pytest.approx(float(mu.var(0).mean()), rel=1e-5)
+    row = evaluate_shapes(m, A, B, samples=3)
+    assert {"modes", "balance", "valid", "diversity", "recon_l1", "z_l1", "mu_mean", "mu_var", "sigma"} <= set(row)
+    row = evaluate_shapes(BicycleGAN(toy_config(variant="pix2pix_noise")), A, B, samples=3)
+    assert math.isnan(row["recon_l1"]) and math.isnan(row["z_l1"])
+
+
+def test_train_and_measure_is_seeded(tmp_path):
+    run = ShapesRun(toy_config(), steps=2, batch_size=4, n_train=8, n_test=4, samples=2, save_to=str(tmp_path / "m"))
+    ganlib.seed_everything(3)
+    a = train_and_measure(run, 3)
+    ganlib.seed_everything(3)
+    b = train_and_measure(run, 3)
+    a.pop("cpu_s"), b.pop("cpu_s")
+    assert a == b
+    state = torch.load(tmp_path / "m_seed3.pt", weights_only=True)
+    assert set(state) == {"G", "E", "D", "D2"}
+
+
+# --------------------------------------------------------------------------- the official weights
+
+class _OfficialUnetBlockWithZ(nn.Module):
+    """An independent transcription of the official ``UnetBlock_with_z`` (``G_Unet_add_all``):
+    z tiled and concatenated at every level, in-place activations, ``cat([up(...), x])``."""
+
+    def __init__(self, input_nc, outer_nc, inner_nc, nz=0, submodule=None, outermost=False, innermost=False,
+                 use_dropout=False, upsample="basic"):
+        super().__init__()
+        self.outermost, self.innermost, self.nz = outermost, innermost, nz
+        downconv = [nn.Conv2d(input_nc + nz, inner_nc, 4, 2, 1)]
+        up_in = inner_nc if innermost else inner_nc * 2
+        upconv = ([nn.ConvTranspose2d(up_in, outer_nc, 4, 2, 1)] if upsample == "basic" else
+                  [nn.Upsample(scale_factor=2, mode="bilinear"), nn.ReflectionPad2d(1), nn.Conv2d(up_in, outer_nc, 3)])
+        if outermost:
+            down, up = downconv, [nn.ReLU(True)] + upconv + [nn.Tanh()]
+        elif innermost:
+            down, up = [nn.LeakyReLU(0.2, True)] + downconv, [nn.ReLU(True)] + upconv + [nn.InstanceNorm2d(outer_nc)]
+        else:
+            down = [nn.LeakyReLU(0.2, True)] + downconv + [nn.InstanceNorm2d(inner_nc)]
+            up = [nn.ReLU(True)] + upconv + [nn.InstanceNorm2d(outer_nc)] + ([nn.Dropout(0.5)] if use_dropout else [])
+        self.down, self.submodule, self.up = nn.Sequential(*down), submodule, nn.Sequential(*up)
+
+    def forward(self, x, z):
+        z_img = z.view(z.size(0), z.size(1), 1, 1).expand(z.size(0), z.size(1), x.size(2), x.size(3))
+        x_and_z = torch.cat([x, z_img], 1) if self.nz > 0 else x
+        if self.outermost:
+            return self.up(self.submodule(self.down(x_and_z), z))
+        if self.innermost:
+            return torch.cat([self.up(self.down(x_and_z)), x], 1)
+        return torch.cat([self.up(self.submodule(self.down(x_and_z), z)), x], 1)
+
+
+class _OfficialGUnetAddAll(nn.Module):
+    def __init__(self, input_nc, output_nc, nz, num_downs, ngf=64, use_dropout=True, upsample="basic"):
+        super().__init__()
+        kw = dict(upsample=upsample)
+        block = _OfficialUnetBlockWithZ(ngf * 8, ngf * 8, ngf * 8, nz, None, innermost=True, **kw)
+        block = _OfficialUnetBlockWithZ(ngf * 8, ngf * 8, ngf * 8, nz, block, use_dropout=use_dropout, **kw)
+        for _ in range(num_downs - 6):
+            block = _OfficialUnetBlockWithZ(ngf * 8, ngf * 8, ngf * 8, nz, block, use_dropout=use_dropout, **kw)
+        block = _OfficialUnetBlockWithZ(ngf * 4, ngf * 4, ngf * 8, nz, block, **kw)
+        block = _OfficialUnetBlockWithZ(ngf * 2, ngf * 2, ngf * 4, nz, block, **kw)
+        block = _OfficialUnetBlockWithZ(ngf, ngf, ngf * 2, nz, block, **kw)
+        self.model = _OfficialUnetBlockWithZ(input_nc, output_nc, ngf, nz, block, outermost=True, **kw)
+
+    def forward(self, x, z):
+        return self.model(x, z)
+
+
+class _OfficialUnetBlock(nn.Module):
+    """The official BicycleGAN ``UnetBlock`` (``G_Unet_add_input``): one ``model`` Sequential,
+    in-place LeakyReLU on the block's input, ``cat([model(x), x])``."""
+
+    def __init__(self, input_nc, outer_nc, inner_nc, submodule=None, outermost=False, innermost=False,
+                 use_dropout=False, upsample="basic"):
+        super().__init__()
+        self.outermost = outermost
+        up_in = inner_nc if innermost else inner_nc * 2
+        upconv = ([nn.ConvTranspose2d(up_in, outer_nc, 4, 2, 1)] if upsample == "basic" else
+                  [nn.Upsample(scale_factor=2, mode="bilinear"), nn.ReflectionPad2d(1), nn.Conv2d(up_in, outer_nc, 3)])
+        downconv = nn.Conv2d(input_nc, inner_nc, 4, 2, 1)
+        if outermost:
+            model = [downconv, submodule, nn.ReLU(True)] + upconv + [nn.Tanh()]
+        elif innermost:
+            model = [nn.LeakyReLU(0.2, True), downconv, nn.ReLU(True)] + upconv + [nn.InstanceNorm2d(outer_nc)]
+        else:
+            model = ([nn.LeakyReLU(0.2, True), downconv, nn.InstanceNorm2d(inner_nc), submodule, nn.ReLU(True)]
+                     + upconv + [nn.InstanceNorm2d(outer_nc)] + ([nn.Dropout(0.5)] if use_dropout else []))
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        return self.model(x) if self.outermost else torch.cat([self.model(x), x], 1)
+
+
+class _OfficialGUnetAddInput(nn.Module):
+    def __init__(self, input_nc, output_nc, nz, num_downs, ngf=64, use_dropout=True, upsample="basic"):
+        super().__init__()
+        self.nz = nz
+        block = _OfficialUnetBlock(ngf * 8, ngf * 8, ngf * 8, innermost=True, upsample=upsample)
+        for _ in range(num_downs - 5):
+            block = _OfficialUnetBlock(ngf * 8, ngf * 8, ngf * 8, block, use_dropout=use_dropout, upsample=upsample)
+        block = _OfficialUnetBlock(ngf * 4, ngf * 4, ngf * 8, block, upsample=upsample)
+        block = _OfficialUnetBlock(ngf * 2, ngf * 2, ngf * 4, block, upsample=upsample)
+        block = _OfficialUnetBlock(ngf, ngf, ngf * 2, block, upsample=upsample)
+        self.model = _OfficialUnetBlock(input_nc + nz, output_nc, ngf, block, outermost=True, upsample=upsample)
+
+    def forward(self, x, z):
+        z_img = z.view(z.size(0), z.size(1), 1, 1).expand(z.size(0), z.size(1), x.size(2), x.size(3))
+        return self.model(torch.cat([x, z_img], 1))
+
+
+class _OfficialBasicBlock(nn.Module):
+    def __init__(self, inplanes, outplanes):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.InstanceNorm2d(inplanes), nn.LeakyReLU(0.2, True), nn.Conv2d(inplanes, inplanes, 3, 1, 1),
+            nn.InstanceNorm2d(inplanes), nn.LeakyReLU(0.2, True),
+            nn.Sequential(nn.Conv2d(inplanes, outplanes, 3, 1, 1), nn.AvgPool2d(2, 2)))
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(inplanes, outplanes, 1, 1, 0))
+
+    def forward(self, x):
+        return self.conv(x) + self.shortcut(x)
+
+
+class _OfficialEResNet(nn.Module):
+    """The official ``E_ResNet`` with ``vaeLike=True``: ``AvgPool2d(8)`` then flatten, heads ``fc``, ``fcVar``."""
+
+    def __init__(self, input_nc=3, output_nc=8, ndf=64, n_blocks=5):
+        super().__init__()
+        layers = [nn.Conv2d(input_nc, ndf, 4, 2, 1)]
+        for n in range(1, n_blocks):
+            layers.append(_OfficialBasicBlock(ndf * min(4, n), ndf * min(4, n + 1)))
+            out = ndf * min(4, n + 1)
+        layers += [nn.LeakyReLU(0.2, True), nn.AvgPool2d(8)]
+        self.conv = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Linear(out, output_nc))
+        self.fcVar = nn.Sequential(nn.Linear(out, output_nc))
+
+    def forward(self, x):
+        flat = self.conv(x).view(x.size(0), -1)
+        return self.fc(flat), self.fcVar(flat)
+
+
+def _randomise(module, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for t in module.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+
+
+def test_official_g_unet_add_all_layout_and_count():
+    ref = _OfficialGUnetAddAll(3, 3, 8, 8, ngf=64)
+    assert ganlib.count_parameters(ref) == 54_794_627
+    mapping, swapped = official.official_generator_key_map(8, "all")
+    assert set(mapping) == set(ref.state_dict())
+    assert set(mapping.values()) == set(BicycleGAN(BicycleGANConfig()).G.state_dict())
+    assert len(swapped) == 7  # every up-conv but the innermost reads [decoded, skip]
+
+
+@pytest.mark.parametrize("where,upsample,in_nc", [("all", "basic", 1), ("all", "bilinear", 3),
+                                                  ("input", "basic", 3), ("input", "bilinear", 1)])
+def test_generator_from_official_gives_the_same_output(where, upsample, in_nc):
+    make = _OfficialGUnetAddAll if where == "all" else _OfficialGUnetAddInput
+    ref = make(in_nc, 3, 5, 6, ngf=4, upsample=upsample)
+    _randomise(ref)
+    ours = official.generator_from_official(ref.state_dict(), nz=5)
+    assert (ours.num_downs, ours.ngf, ours.nz, ours.in_channels, ours.z_injection, ours.upsample) == \
+        (6, 4, 5, in_nc, where, upsample)
+    x, z = torch.randn(2, in_nc, 64, 64), torch.randn(2, 5)
+    ref.eval(), ours.eval()
+    with torch.no_grad():
+        assert torch.allclose(ref(x.clone(), z), ours(x, z), atol=1e-5)
+    ref.train(), ours.train()  # dropout on: the same masks in the same order
+    with torch.no_grad():
+        torch.manual_seed(5)
+        y_ref = ref(x.clone(), z)
+        torch.manual_seed(5)
+        y_ours = ours(x, z)
+    assert torch.allclose(y_ref, y_ours, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_blocks,size", [(2, 32), (3, 64)])
+def test_encoder_from_official_gives_the_same_codes(n_blocks, size):
+    ref = _OfficialEResNet(3, 8, 8, n_blocks)
+    _randomise(ref)
+    ours = official.encoder_from_official(ref.state_dict())
+    assert (ours.n_blocks, ours.nef, ours.nz) == (n_blocks, 8, 8)
+    x = torch.randn(3, 3, size, size)
+    with torch.no_grad():
+        for r, o in zip(ref(x), ours(x)):
+            assert torch.allclose(r, o, atol=1e-5)
+    assert ganlib.count_parameters(_OfficialEResNet()) == 2_590_032
+
+
+def test_from_official_pair_and_errors(tmp_path):
+    G_ref, E_ref = _OfficialGUnetAddAll(1, 3, 8, 6, ngf=4), _OfficialEResNet(3, 8, 8, 2)
+    torch.save({"module." + k: v for k, v in G_ref.state_dict().items()}, tmp_path / "x_net_G.pth")
+    torch.save(E_ref.state_dict(), tmp_path / "x_net_E.pth")
+    G, E = official.from_official(tmp_path / "x_net_G.pth", tmp_path / "x_net_E.pth")
+    assert (G.nz, E.nz, G.in_channels) == (8, 8, 1)
+    with pytest.raises(ValueError, match="num_downs: checkpoint has 6, you asked for 8"):
+        official.generator_from_official(G_ref.state_dict(), num_downs=8)
+    with pytest.raises(ValueError, match="not an official BicycleGAN generator"):
+        official.generator_from_official(E_ref.state_dict())
+    with pytest.raises(ValueError, match="not an official BicycleGAN encoder"):
+        official.encoder_from_official(G_ref.state_dict())
+    broken = dict(G_ref.state_dict())
+    broken.pop("model.submodule.up.1.weight")
+    with pytest.raises(ValueError, match="missing keys"):
+        official.generator_from_official(broken)
+    with pytest.raises(ValueError, match="nz=4"):
+        official.from_official(G_ref.state_dict(), _OfficialEResNet(3, 4, 8, 2).state_dict())
+    with pytest.raises(ValueError, match="unknown BicycleGAN model"):
+        official.download_official("horse2zebra", tmp_path)
+    assert registry.BICYCLEGAN_MODELS_URL.format(name="edges2shoes", net="G").endswith("edges2shoes_net_G.pth")
 
 
 # --------------------------------------------------------------------------- learning

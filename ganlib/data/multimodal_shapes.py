@@ -26,6 +26,7 @@ Deterministic: item ``i`` of a split depends only on ``(seed, split, i)``; ``tra
 """
 from __future__ import annotations
 
+import math
 from typing import Tuple
 
 import numpy as np
@@ -33,7 +34,7 @@ import torch
 from scipy import ndimage
 
 __all__ = ["PALETTE", "SHAPES", "load_multimodal_shapes", "interior_mask", "fill_mode",
-           "mode_coverage"]
+           "mode_coverage", "mode_balance", "kl_to_uniform", "uniform_balance"]
 
 # fill colours in [-1, 1] (RGB): far apart, none close to the white outline or the black ground
 PALETTE = torch.tensor([
@@ -140,3 +141,41 @@ def mode_coverage(A: torch.Tensor, outputs: torch.Tensor, k: int = 4, tol: float
     modes = modes.view(n, s)
     distinct = [len(set(row.tolist()) - {-1}) for row in modes]
     return float(np.mean(distinct)), float((modes >= 0).float().mean())
+
+
+def kl_to_uniform(counts: torch.Tensor) -> torch.Tensor:
+    r"""``counts (N, K)`` of each mode -> ``(N,)``: :math:`\mathrm{KL}(p \,\|\, U_K) = \log K - H(p)`
+    in nats, :math:`p` the frequencies. 0 for equal counts, :math:`\log K` when one mode has
+    them all; a row of zeros (no valid output) scores :math:`\log K` too."""
+    counts = counts.float()
+    k = counts.shape[1]
+    total = counts.sum(1, keepdim=True)
+    p = counts / total.clamp_min(1)
+    entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(1)
+    return torch.where(total[:, 0] > 0, math.log(k) - entropy, torch.full_like(entropy, math.log(k)))
+
+
+def mode_balance(A: torch.Tensor, outputs: torch.Tensor, k: int = 4, tol: float = 0.5) -> float:
+    """How evenly the samples of each input spread over the K modes: the mean over inputs of
+    ``kl_to_uniform`` of the counts of each valid mode among its S samples (invalid outputs are
+    left out; an input with none scores log K). 0 is perfect balance; 90 % of one colour scores
+    high even when all K modes appear. With finitely many samples a perfectly uniform sampler
+    scores above 0: compare with ``uniform_balance(k, S)``.
+
+    ``A (N, 3, H, W)``, ``outputs (N, S, 3, H, W)``.
+    """
+    if outputs.dim() != 5 or outputs.shape[0] != A.shape[0]:
+        raise ValueError(f"outputs must be (N, S, C, H, W) with N = len(A) = {A.shape[0]}, "
+                         f"got {tuple(outputs.shape)}")
+    n, s = outputs.shape[:2]
+    modes = fill_mode(A.repeat_interleave(s, 0), outputs.reshape(n * s, *outputs.shape[2:]), k, tol).view(n, s)
+    counts = torch.stack([(modes == j).sum(1) for j in range(k)], 1)
+    return float(kl_to_uniform(counts).mean())
+
+
+def uniform_balance(k: int, samples: int, trials: int = 20000, seed: int = 0) -> float:
+    """The ``mode_balance`` a perfect sampler gets: S draws uniform over K modes (Monte Carlo)."""
+    rng = np.random.default_rng(seed)
+    draws = torch.from_numpy(rng.integers(k, size=(trials, samples)))
+    counts = torch.stack([(draws == j).sum(1) for j in range(k)], 1)
+    return float(kl_to_uniform(counts).mean())

@@ -123,6 +123,11 @@ _SPECS = [
 
 DATASETS: Dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 
+# The authors' pretrained BicycleGAN models (official pretrained_models/download_model.sh): a generator
+# and an encoder each; ganlib.models.bicyclegan_official.download_official fetches and from_official loads them.
+BICYCLEGAN_MODELS = ("edges2shoes", "edges2handbags", "night2day", "map2aerial", "facades")
+BICYCLEGAN_MODELS_URL = "https://people.eecs.berkeley.edu/~junyanz/projects/BicycleGAN/models/{name}_net_{net}.pth"
+
 _TORCHVISION_FOLDERS = {"MNIST": "MNIST", "FashionMNIST": "FashionMNIST", "CIFAR10": "cifar-10-batches-py"}
 
 

@@ -18,13 +18,16 @@ Everything follows the official code (junyanz/BicycleGAN, ``models/networks.py``
 ``models/bicycle_gan_model.py``): G is ganlib's ``UNetGenerator`` with z concatenated to the
 input or to every down-sampling layer; E the ``resnet_256``/``resnet_128`` encoder; D and D2
 two-scale PatchGANs (``MultiScaleDiscriminator``) on the output alone (``conditional_D`` off);
-LSGAN; Adam 2e-4, beta1 0.5; Xavier init, gain 0.02. Default counts (``BicycleGAN()``): G
-54,417,795 (z at the input) or 54,794,627 (z at every layer), E 2,590,032, D and D2
-3,458,978 each.
+LSGAN; Adam 2e-4, beta1 0.5, linear decay after ``niter`` epochs; Xavier init, gain 0.02; dropout
+in G. Default counts (``BicycleGAN()``): G 54,794,627 (z at every layer, the official
+``--where_add all``; 54,417,795 with z at the input only), E 2,590,032, D and D2 3,458,978 each.
+``ganlib.models.bicyclegan_official`` loads the authors' published G and E.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from collections import OrderedDict
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
@@ -33,13 +36,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from .pix2pix import PatchDiscriminator, UNetGenerator, init_weights, norm_layer
+from .pix2pix import PatchDiscriminator, UNetGenerator, init_weights, linear_decay, norm_layer
 from ..train import set_requires_grad
 
 __all__ = [
     "ResidualDownBlock", "ResNetEncoder", "MultiScaleDiscriminator", "reparameterize", "kl_divergence",
     "check_z", "multiscale_d_loss", "multiscale_g_loss", "set_requires_grad", "VARIANTS",
     "BicycleGANConfig", "BicycleGAN", "bicyclegan_step", "sample_outputs", "diversity",
+    "latent_statistics", "latent_recovery", "evaluate_shapes", "ShapesRun", "train_and_measure",
 ]
 
 Outputs = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -219,8 +223,17 @@ VARIANTS = {
 
 @dataclasses.dataclass
 class BicycleGANConfig:
-    """The official defaults (``train_options.py``, ``base_options.py``); a profile changes a few."""
-    in_channels: int = 3
+    """The official defaults (``base_options.py``, ``train_options.py``, and ``--use_dropout``,
+    which every official training script passes); a profile changes a few.
+
+    ``BicycleGAN(BicycleGANConfig())`` builds the official ``G_Unet_add_all`` (54,794,627
+    parameters), ``resnet_256`` E and two ``basic_256_multi`` Ds. The learning rate follows the
+    official ``lr_policy="linear"``: constant for ``niter`` epochs, then a straight line to 0 over
+    ``niter_decay`` more. The config cannot know how many steps an epoch has (it depends on the
+    data set): set ``epoch_steps`` (``ceil(len(train set) / batch_size)``, or 1 to count the
+    schedule in steps); with ``epoch_steps=None`` the learning rate stays constant.
+    """
+    in_channels: int = 3         # edges2shoes: 1 (the official --input_nc 1)
     out_channels: int = 3
     nz: int = 8                  # |z|
     ngf: int = 64
@@ -231,9 +244,9 @@ class BicycleGANConfig:
     n_layers_d: int = 3          # basic_256_multi
     num_d: int = 2               # two scales
     norm: str = "instance"
-    z_injection: str = "input"   # "input" (G_Unet_add_input) or "all" (G_Unet_add_all)
+    z_injection: str = "all"     # official --where_add all (G_Unet_add_all); "input": G_Unet_add_input
     upsample: str = "basic"
-    use_dropout: bool = False
+    use_dropout: bool = True     # --use_dropout, passed by every official training script
     conditional_d: bool = False  # official default: D sees B alone
     variant: str = "bicyclegan"  # or "cvae_gan", "clr_gan", "pix2pix_noise"
     lambda_l1: float = 10.0
@@ -241,10 +254,20 @@ class BicycleGANConfig:
     lambda_z: float = 0.5        # latent regression |E(G(A, z)) - z|
     lambda_gan: float = 1.0      # D on the cVAE-GAN path
     lambda_gan2: float = 1.0     # D2 on the cLR-GAN path
+    latent_trains_e: bool = False  # True: the pitfall, the latent loss updates E too (not official)
     gan_mode: str = "lsgan"
     lr: float = 2e-4
     beta1: float = 0.5
     init_gain: float = 0.02      # Xavier-normal
+    niter: int = 100             # epochs at the initial learning rate (--niter; edges2shoes: 30)
+    niter_decay: int = 100       # epochs of linear decay to 0 (--niter_decay; edges2shoes: 30)
+    epoch_steps: Optional[int] = None  # steps per epoch for the schedule; None: constant learning rate
+
+
+def _epoch_rule(per_epoch, epoch_steps: int, step: int) -> float:
+    # the official scheduler steps once per epoch; ours once per step (picklable, for checkpoints);
+    # past niter + niter_decay epochs (where the official run has ended) it stays at 0
+    return max(0.0, per_epoch(step // epoch_steps))
 
 
 class BicycleGAN(nn.Module):
@@ -273,15 +296,31 @@ class BicycleGAN(nn.Module):
         adam = lambda m: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))  # noqa
         self.optimizers = {name: adam(getattr(self, name)) for name in ("G", "E", "D", "D2")
                            if getattr(self, name) is not None}
+        self.schedulers = {}
+        if cfg.epoch_steps is not None:
+            if cfg.epoch_steps < 1:
+                raise ValueError(f"epoch_steps must be >= 1 (or None: constant learning rate), got {cfg.epoch_steps}")
+            per_epoch = linear_decay(cfg.niter, cfg.niter_decay)
+            rule = functools.partial(_epoch_rule, per_epoch, cfg.epoch_steps)
+            self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, rule)
+                               for name, opt in self.optimizers.items()}
 
     def modules_dict(self) -> Dict[str, nn.Module]:
         """The networks by name, for ``ganlib.train.fit(modules=...)``."""
         return {name: getattr(self, name) for name in ("G", "E", "D", "D2") if getattr(self, name) is not None}
 
     def step(self, batch) -> Dict[str, torch.Tensor]:
-        """One training step on ``batch = (A, B, ...)``; see ``bicyclegan_step``."""
-        a, b = batch[0], batch[1]
-        return bicyclegan_step(self.G, self.E, self.D, self.D2, self.optimizers, a, b, self.cfg)
+        """One training step on ``batch = (A, B, ...)`` (see ``bicyclegan_step``), then the schedule."""
+        device = next(self.G.parameters()).device
+        a, b = batch[0].to(device), batch[1].to(device)
+        out = bicyclegan_step(self.G, self.E, self.D, self.D2, self.optimizers, a, b, self.cfg)
+        for sched in self.schedulers.values():
+            sched.step()
+        return out
+
+    def fit_kwargs(self) -> Dict[str, dict]:
+        """``modules``, ``optimizers`` and ``schedulers`` for ``ganlib.train.fit``."""
+        return {"modules": self.modules_dict(), "optimizers": self.optimizers, "schedulers": self.schedulers}
 
     @torch.no_grad()
     def sample(self, a: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -318,7 +357,9 @@ def bicyclegan_step(G: nn.Module, E: Optional[nn.Module], D: Optional[nn.Module]
     3. D on (:math:`b_1` real, :math:`\hat b` fake), D2 on (:math:`b_2` real, :math:`\tilde b` fake),
        fakes detached; :math:`\ell` = LSGAN, summed over D's two scales.
 
-    ``cfg.variant`` switches parts off: ``"cvae_gan"`` (step 1-3 without the cLR-GAN path),
+    ``cfg.latent_trains_e=True`` lets the latent loss update E as well (the pitfall the paper
+    warns about, for measuring it). ``cfg.variant`` switches parts off: ``"cvae_gan"`` (step 1-3
+    without the cLR-GAN path),
     ``"clr_gan"`` (without the cVAE-GAN path; its latent loss trains G **and** E, since E has
     no other teacher), ``"pix2pix_noise"``: :math:`\tilde b = G(a_1, z_r)` with L1 to
     :math:`b_1` and D, no E at all.
@@ -365,7 +406,7 @@ def bicyclegan_step(G: nn.Module, E: Optional[nn.Module], D: Optional[nn.Module]
         g_gan2 = cfg.lambda_gan2 * g_loss_fn(D2(pair(a1, fake_rand)))
         # latent regression: E's weights frozen while it reads B̂, so the loss moves G only
         # (in cLR-GAN alone E has no other teacher, and this loss trains it too)
-        if parts["encoded"]:
+        if parts["encoded"] and not cfg.latent_trains_e:
             set_requires_grad([E], False)
         mu_rand, _ = E(fake_rand)                          # the mean is the point estimate ẑ
         set_requires_grad([E], True)
@@ -430,3 +471,122 @@ def diversity(outputs: torch.Tensor, pool: int = 8) -> float:
     f = F.adaptive_avg_pool2d(outputs.flatten(0, 1).float(), pool).view(n, s, -1)
     dist = torch.cdist(f, f, p=1) / f.shape[-1]
     return float(dist.sum() / (n * s * (s - 1)))
+
+
+@torch.no_grad()
+def latent_statistics(E: nn.Module, b: torch.Tensor) -> Dict[str, float]:
+    r"""How the codes :math:`\mu(E(b))` of real targets ``b (N, C, H, W)`` sit against the prior
+    :math:`\mathcal N(0, I)` that random codes are drawn from: ``mu_mean`` (the mean over images
+    and dimensions, 0 under the prior), ``mu_var`` (the variance over images, averaged over
+    dimensions) and ``sigma`` (the encoder's mean :math:`\sigma`). With the KL term the codes
+    stay near the prior; without it nothing keeps them there."""
+    was_training = E.training
+    E.eval()
+    mu, logvar = E(b)
+    E.train(was_training)
+    return {"mu_mean": float(mu.mean()), "mu_var": float(mu.var(0).mean()),
+            "sigma": float(torch.exp(0.5 * logvar).mean())}
+
+
+@torch.no_grad()
+def latent_recovery(G: nn.Module, E: nn.Module, a: torch.Tensor, generator: Optional[torch.Generator] = None
+                    ) -> float:
+    r""":math:`\lVert \mu(E(G(a, z))) - z \rVert_1` (mean absolute error) for random
+    :math:`z \sim \mathcal N(0, I)`: how well E reads the code back from the output."""
+    was = G.training, E.training
+    G.eval(), E.eval()
+    z = torch.randn(a.shape[0], G.nz, generator=generator).to(a.device)
+    err = float((E(G(a, z))[0] - z).abs().mean())
+    G.train(was[0]), E.train(was[1])
+    return err
+
+
+@torch.no_grad()
+def evaluate_shapes(model: "BicycleGAN", a: torch.Tensor, b: torch.Tensor, samples: int = 16, k: int = 4,
+                    seed: int = 1) -> Dict[str, float]:
+    """The chapter's measures on held-out multimodal shapes ``a, b (N, 3, H, W)``.
+
+    From ``samples`` random z per input: ``modes`` (distinct valid fills per input, K is perfect),
+    ``balance`` (KL of each input's mode frequencies to uniform, 0 is perfect: see
+    ``mode_balance``), ``valid`` (share of outputs whose fill is a palette colour), ``diversity``
+    (pooled pixel distance). With an encoder: ``recon_l1`` of :math:`G(A, \mu(E(B)))`,
+    ``z_l1`` (``latent_recovery``), ``mu_mean``, ``mu_var``, ``sigma`` (``latent_statistics``);
+    NaN without one.
+    """
+    from ..data.multimodal_shapes import mode_balance, mode_coverage
+
+    g = torch.Generator().manual_seed(seed)
+    outs = sample_outputs(model.G, a, samples, g)
+    row = {"diversity": diversity(outs)}
+    row["modes"], row["valid"] = mode_coverage(a.cpu(), outs.cpu(), k=k)
+    row["balance"] = mode_balance(a.cpu(), outs.cpu(), k=k)
+    nan = float("nan")
+    if model.E is None:
+        row.update(recon_l1=nan, guided=nan, z_l1=nan, mu_mean=nan, mu_var=nan, sigma=nan)
+        return row
+    was = model.G.training
+    model.G.eval()
+    recon = model.G(a, model.encode(b))
+    model.G.train(was)
+    row["recon_l1"] = float((recon - b).abs().mean())
+    # example-guided synthesis: each outline with the code of the next outline's target
+    from ..data.multimodal_shapes import fill_mode
+
+    ref = torch.roll(torch.arange(len(a)), -1)
+    model.G.eval()
+    guided = model.G(a, model.encode(b[ref]))
+    model.G.train(was)
+    row["guided"] = float((fill_mode(a.cpu(), guided.cpu(), k) == fill_mode(a[ref].cpu(), b[ref].cpu(), k))
+                          .float().mean())
+    row["z_l1"] = latent_recovery(model.G, model.E, a, g)
+    row.update(latent_statistics(model.E, b))
+    return row
+
+
+@dataclasses.dataclass
+class ShapesRun:
+    """One training run on multimodal shapes, for ``ganlib.runs``: what ``train_and_measure`` needs.
+
+    ``save_to``: a path prefix; the trained model's state is written to
+    ``{save_to}_seed{seed}.pt`` (to look at it afterwards without training it again).
+    """
+    model: BicycleGANConfig
+    steps: int = 700
+    batch_size: int = 16
+    n_train: int = 2000
+    n_test: int = 32
+    samples: int = 16
+    image_size: int = 32
+    k: int = 4
+    device: str = "cpu"
+    save_to: Optional[str] = None
+
+
+def train_and_measure(run: ShapesRun, seed: int) -> Dict[str, float]:
+    """Train ``run.model`` for ``run.steps`` seeded steps on multimodal shapes, then
+    ``evaluate_shapes`` on the held-out split. A library-level function for ``ganlib.runs.Run``.
+
+    The data are the same for every seed; the seed sets the initial weights, the batch order
+    and every z drawn in training.
+    """
+    import time
+
+    import ganlib
+    from ..data import TensorBatches
+    from ..data.multimodal_shapes import load_multimodal_shapes
+    from ..train import fit
+
+    ganlib.seed_everything(seed)
+    a, b, _ = load_multimodal_shapes(run.n_train, run.image_size, run.k, split="train")
+    at, bt, _ = load_multimodal_shapes(run.n_test, run.image_size, run.k, split="test")
+    model = BicycleGAN(run.model, device=run.device)
+    batches = TensorBatches(a, b, batch_size=run.batch_size, seed=seed, device=run.device)
+    t0 = time.process_time()
+    fit(model.step, batches, run.steps, progress=False, **model.fit_kwargs())
+    seconds = time.process_time() - t0
+    row = evaluate_shapes(model, at.to(run.device), bt.to(run.device), run.samples, run.k)
+    row["cpu_s"] = seconds
+    if run.save_to:
+        torch.save({name: m.state_dict() for name, m in model.modules_dict().items()},
+                   f"{run.save_to}_seed{seed}.pt")
+    return row
