@@ -5,6 +5,7 @@ from collections import defaultdict
 
 os.environ.setdefault("GANLIB_PROFILE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("GANLIB_STATIC", "1")  # no one moves sliders under nbval: static grids
 
 import torch  # noqa: E402
 

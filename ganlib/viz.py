@@ -94,3 +94,44 @@ def show_strips(inputs: torch.Tensor, outputs: torch.Tensor, title: Optional[str
     show_grid(rows, nrow=k + 1, ax=ax)
     ax.set_title(title or "input | outputs for different z")
     return fig
+
+
+def interactive() -> bool:
+    """True in a live Jupyter session with ipywidgets; False under nbval, papermill and the book
+    build (they set ``GANLIB_STATIC=1``: no one is there to move a slider) or without ipywidgets."""
+    import os
+
+    if os.environ.get("GANLIB_STATIC", "").strip() not in ("", "0"):
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def slider(images_for, values: Sequence, label: str, nrow: int = 8, title: Optional[str] = None):
+    """A slider over ``values`` showing ``images_for(value)`` (images in [-1, 1], ``(N, C, H, W)``).
+
+    In a live notebook with ipywidgets this is a slider a reader can play with; elsewhere (the
+    built book, nbval, papermill, no ipywidgets) it falls back to a static grid of the same
+    values, one row per value, so every page shows what the slider would.
+    """
+    values = list(values)
+    if not values:
+        raise ValueError("slider needs at least one value")
+    if interactive():
+        import ipywidgets as widgets
+
+        def draw(index):
+            show_grid(images_for(values[index]), nrow=nrow, title=f"{label} = {values[index]}")
+            plt.show()
+
+        return widgets.interact(draw, index=widgets.IntSlider(0, 0, len(values) - 1, description=label,
+                                                               readout=False))
+    rows = [images_for(v)[:nrow] for v in values]
+    images = torch.cat(rows)
+    return show_grid(images, nrow=nrow, row_labels=[f"{label} = {v}" for v in values],
+                     title=title or f"{label}: one row per value (a slider in a live notebook)")

@@ -319,3 +319,19 @@ def test_an_interrupt_finishes_the_step_checkpoints_and_resumes_to_the_same_weig
     resumed = run(tmp_path / "b.pt", interrupt_at=13)
     assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_slider_falls_back_to_a_static_grid_of_the_same_values(monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    from ganlib import viz
+
+    monkeypatch.setenv("GANLIB_STATIC", "1")
+    assert not viz.interactive()
+    seen = []
+    ax = viz.slider(lambda t: (seen.append(t), torch.full((3, 1, 4, 4), float(t) / 2))[1], [0.5, 1.0],
+                    "truncation", nrow=3)
+    assert seen == [0.5, 1.0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["truncation = 0.5", "truncation = 1.0"]
+    with pytest.raises(ValueError, match="at least one value"):
+        viz.slider(lambda t: None, [], "z")

@@ -21,6 +21,7 @@ def main() -> int:
 
     profile = get_profile(os.environ.get("GANLIB_PROFILE") or "cpu")
     os.environ["GANLIB_PROFILE"] = profile
+    os.environ["GANLIB_STATIC"] = "1"  # the pages show static grids where a live notebook has sliders
     # keep the .py sources and the .ipynb files in step before executing
     for py in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
         subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(py)], check=True, cwd=ROOT)
