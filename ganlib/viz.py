@@ -97,8 +97,8 @@ def show_strips(inputs: torch.Tensor, outputs: torch.Tensor, title: Optional[str
 
 
 def interactive() -> bool:
-    """True in a live Jupyter session with ipywidgets; False under nbval, papermill and the book
-    build (they set ``GANLIB_STATIC=1``: no one is there to move a slider) or without ipywidgets."""
+    """True in a Jupyter kernel with ipywidgets, unless ``GANLIB_STATIC=1`` (no one is there to
+    move a slider: nbval and the book build set it; set it for papermill runs too)."""
     import os
 
     if os.environ.get("GANLIB_STATIC", "").strip() not in ("", "0"):
@@ -116,8 +116,8 @@ def slider(images_for, values: Sequence, label: str, nrow: int = 8, title: Optio
     """A slider over ``values`` showing ``images_for(value)`` (images in [-1, 1], ``(N, C, H, W)``).
 
     In a live notebook with ipywidgets this is a slider a reader can play with; elsewhere (the
-    built book, nbval, papermill, no ipywidgets) it falls back to a static grid of the same
-    values, one row per value, so every page shows what the slider would.
+    built book, nbval, ``GANLIB_STATIC=1``, no ipywidgets) it falls back to a static grid of the
+    same values, one row per value, so every page shows what the slider would.
     """
     values = list(values)
     if not values:
