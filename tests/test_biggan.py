@@ -135,3 +135,42 @@ def test_biggan_learns_class_conditional_digits():
           f"{seconds:.0f} s CPU")
     assert before < 0.3
     assert acc >= 0.70, f"conditional accuracy {acc:.1%} < 70 % after {len(history.steps)} steps"
+
+
+def test_spectral_norm_skips_gs_shared_embedding_but_not_ds_projection():
+    from torch.nn.utils import parametrize
+    G, D, _ = build_biggan(TINY)
+    assert not parametrize.is_parametrized(G.shared), "BigGAN-PyTorch keeps G.shared plain"
+    assert parametrize.is_parametrized(D.head.embed, "weight"), "D's projection embedding is normalised"
+    assert parametrize.is_parametrized(G.linear, "weight") and parametrize.is_parametrized(G.blocks[0].conv1, "weight")
+
+
+def test_ema_with_standing_statistics_recomputes_bn_on_a_copy():
+    from ganlib.models.biggan import ema_with_standing_statistics
+    torch.manual_seed(0)
+    G, D, G_ema = build_biggan(TINY)
+    with torch.no_grad():
+        for p in G_ema.model.parameters():      # the average has weights of its own
+            p.mul_(1.5)
+    bn = G_ema.model.blocks[0].bn1.bn
+    bn.running_mean.fill_(3.0)                  # copied statistics that do not fit
+    copy_ = ema_with_standing_statistics(G_ema, batches=4, batch_size=16)
+    assert torch.equal(bn.running_mean, torch.full_like(bn.running_mean, 3.0)), "the EMA itself is untouched"
+    assert not torch.allclose(copy_.blocks[0].bn1.bn.running_mean, bn.running_mean)
+    assert not copy_.training
+    z, y = torch.randn(4, TINY.z_dim), torch.tensor([0, 1, 2, 3])
+    assert not torch.allclose(copy_(z, y), G_ema.model(z, y))
+
+
+def test_train_and_measure_returns_every_measure():
+    from ganlib.models.biggan import BigGANExperiment, train_and_measure
+    cfg = ganlib.override(TINY, g_width=8, d_width=8, batch_size=8, d_steps=1, ema_decay=0.9)
+    out = train_and_measure(BigGANExperiment(cfg, steps=3, per_class=5, truncations=(0.5,)), seed=1)
+    want = {"acc", "fid", "div", "conf", "precision", "recall", "raw_acc", "raw_fid", "copied_acc",
+            "copied_fid", "sigma_g_max", "sigma_d_max"} | {f"{m}@0.5" for m in
+                                                          ("acc", "fid", "div", "conf", "precision", "recall")}
+    assert set(out) == want and all(isinstance(v, float) and v == v for v in out.values())
+    assert 0 <= out["acc"] <= 1 and 0 <= out["precision"] <= 1 and out["fid"] > 0
+    assert out["div@0.5"] < out["div"], "truncation at 0.5 gives less diversity"
+    plain = train_and_measure(BigGANExperiment(ganlib.override(cfg, ema=False, spectral_norm=False), 3, 5), 1)
+    assert "raw_fid" not in plain and "sigma_g_max" not in plain

@@ -219,3 +219,53 @@ def test_truncated_noise_bad_threshold_and_no_truncation():
             truncated_noise(2, 3, bad)
     z = truncated_noise(1000, 10, None, generator=torch.Generator().manual_seed(0))
     assert z.abs().max() > 2.5, "no truncation: a plain standard normal"
+
+
+# ---------------------------------------------------------------- spectral norm: exclusions, sigma monitoring
+
+def test_apply_spectral_norm_exclude_leaves_a_layer_plain():
+    from torch.nn.utils import parametrize
+    m = nn.Module()
+    m.shared = nn.Embedding(3, 4)
+    m.lin = nn.Linear(4, 2)
+    apply_spectral_norm(m, exclude=(m.shared,))
+    assert not parametrize.is_parametrized(m.shared), "an excluded layer stays plain"
+    assert parametrize.is_parametrized(m.lin, "weight")
+
+
+def test_top_singular_values_read_from_the_sn_buffers_match_svd():
+    from ganlib.nn import top_singular_values
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Linear(8, 4))
+    apply_spectral_norm(m)
+    for _ in range(30):                          # the power iteration converges in train mode
+        m[0].weight, m[2].weight
+    sig = top_singular_values(m)
+    assert set(sig) == {"0", "2"}
+    for name in sig:
+        exact = largest_singular_value(m.get_submodule(name).parametrizations.weight.original)
+        assert abs(sig[name] - exact) < 1e-4 * exact, (name, sig[name], exact)
+    with torch.no_grad():                        # it reads the RAW weight, which SN does not bound
+        m[2].parametrizations.weight.original.mul_(3.0)
+    assert abs(top_singular_values(m)["2"] - 3 * sig["2"]) < 1e-4 * sig["2"]
+    assert top_singular_values(nn.Linear(2, 2)) == {}
+
+
+# ---------------------------------------------------------------- standing statistics
+
+def test_standing_statistics_average_the_batch_statistics():
+    from ganlib.nn import standing_statistics
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    net[1].running_mean.fill_(7.0)               # stale statistics, e.g. copied from another net
+    batches = [torch.randn(8, 3) * (1 + i) + i for i in range(3)]
+    it = iter(batches)
+    standing_statistics(net, lambda g: (next(it),), batches=3)
+    with torch.no_grad():
+        h = [net[0](b) for b in batches]
+    torch.testing.assert_close(net[1].running_mean, torch.stack([x.mean(0) for x in h]).mean(0))
+    torch.testing.assert_close(net[1].running_var, torch.stack([x.var(0, unbiased=True) for x in h]).mean(0))
+    assert net[1].momentum == 0.1, "the momentum is restored"
+    assert not net.training and not net[2].training, "returned in eval mode; dropout never ran in train mode"
+    with pytest.raises(ValueError, match="no batch-norm"):
+        standing_statistics(nn.Linear(2, 2), lambda g: (torch.randn(2, 2),))

@@ -6,7 +6,8 @@ architecture); :class:`BigGANConfig` turns the tricks on one at a time:
 ==========================  ==========================================================
 ``spectral_norm``           spectral normalisation of every weight in G and D (SAGAN)
 ``loss``                    ``"bce"`` (non-saturating) or ``"hinge"`` (SAGAN, BigGAN)
-``lr_g, lr_d, betas``       TTUR: G 1e-4, D 4e-4, Adam betas (0, 0.999) (SAGAN)
+``lr_g, lr_d, betas``       TTUR: G 1e-4, D 4e-4 (SAGAN); Adam betas (0, 0.999): BigGAN's and the
+                            official SAGAN code's (the SAGAN paper writes beta2 = 0.9)
 ``attention``               one :class:`~ganlib.nn.SelfAttention` block in G and in D, at ``attn_res``
 ``cbn``                     conditional batch norm fed by a *shared* class embedding (BigGAN);
                             off: the embedding is concatenated with z at G's input (cGAN style)
@@ -31,22 +32,25 @@ Discriminator (BigGAN's CIFAR layout: downsample to 8x8, then two blocks without
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from ..nn import EMA, ConditionalBatchNorm2d, SelfAttention, apply_spectral_norm, orthogonal_regularization
+from ..nn import (EMA, ConditionalBatchNorm2d, SelfAttention, apply_spectral_norm, orthogonal_regularization,
+                  standing_statistics)
 from ..nn.truncation import truncated_noise
 from .cgan import ProjectionHead, check_labels
 
 __all__ = ["BigGANConfig", "BigGANGenerator", "BigGANDiscriminator", "GBlock", "DBlock",
            "build_biggan", "make_optimizers", "make_train_step", "sample", "SUPPORTED_SIZES",
-           "TRICKS", "ablation_configs", "cifar10_config", "checkpoint_config"]
+           "TRICKS", "ablation_configs", "cifar10_config", "checkpoint_config", "train_biggan",
+           "ema_with_standing_statistics", "BigGANExperiment", "train_and_measure", "measure_generator"]
 
 SUPPORTED_SIZES = (16, 32, 64)
 
@@ -223,8 +227,9 @@ class BigGANGenerator(nn.Module):
         self.out = nn.Sequential(nn.BatchNorm2d(w), nn.ReLU(), nn.Conv2d(w, cfg.image_channels, 3, padding=1),
                                  nn.Tanh())
         _init_n02(self)
-        if cfg.spectral_norm:  # BigGAN normalises G too (SAGAN: "SN in both G and D")
-            apply_spectral_norm(self, eps=1e-6)
+        if cfg.spectral_norm:  # BigGAN normalises G too (SAGAN: "SN in both G and D"), but not
+            # its shared embedding (BigGAN-PyTorch: SN there "seems to randomly cripple G")
+            apply_spectral_norm(self, eps=1e-6, exclude=(self.shared,))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
@@ -404,4 +409,134 @@ def sample(G: nn.Module, labels: torch.Tensor, truncation: Optional[float] = Non
     out = torch.cat([net(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)).cpu()
                      for i in range(0, len(labels), batch_size)])
     net.train(was_training)
+    return out
+
+
+# --------------------------------------------------------------------------- experiments
+
+def train_biggan(cfg: BigGANConfig, x: torch.Tensor, y: torch.Tensor, steps: Optional[int] = None, device=None,
+                 checkpoint=None, desc: str = "BigGAN", progress: bool = True, on_step=None):
+    """Build G, D (and the EMA of G) from ``cfg`` seeded with ``cfg.seed`` and train them for
+    ``steps`` (default ``cfg.steps``) G steps on ``(x, y)`` with :func:`ganlib.train.fit`.
+
+    Returns ``(G, D, G_ema, history)``; ``G_ema`` is ``None`` when ``cfg.ema`` is off.
+    ``on_step(step, losses, G, D)`` is called after every step (e.g. to record the top
+    singular values of G's and D's layers with :func:`ganlib.nn.top_singular_values`).
+    """
+    from .. import seed_everything
+    from ..data import TensorBatches
+    from ..train import fit
+
+    seed_everything(cfg.seed)
+    G, D, G_ema = build_biggan(cfg, device)
+    opt_g, opt_d = make_optimizers(cfg, G, D)
+    batches = TensorBatches(x, y, batch_size=cfg.d_steps * cfg.batch_size, seed=cfg.seed)
+    modules = {"G": G, "D": D, **({"G_ema": G_ema} if G_ema is not None else {})}
+    history = fit(make_train_step(cfg, G, D, opt_g, opt_d, G_ema, device), batches,
+                  cfg.steps if steps is None else steps, modules=modules,
+                  optimizers={"G": opt_g, "D": opt_d}, checkpoint=checkpoint, checkpoint_every=1000,
+                  config=checkpoint_config(cfg), desc=desc, progress=progress,
+                  on_step=None if on_step is None else (lambda step, losses: on_step(step, losses, G, D)))
+    return G, D, G_ema, history
+
+
+def ema_with_standing_statistics(G_ema: EMA, batches: int = 16, batch_size: int = 64, seed: int = 0) -> nn.Module:
+    """A copy of the EMA generator whose batch-norm statistics are its own "standing statistics"
+    (:func:`ganlib.nn.standing_statistics`, over ``batches`` batches of untruncated z and uniform
+    labels) instead of the raw G's running statistics that :class:`~ganlib.nn.EMA` copies."""
+    import copy
+    net = copy.deepcopy(G_ema.model if isinstance(G_ema, EMA) else G_ema)
+    device = next(net.parameters()).device
+    cfg = net.cfg
+
+    def make_inputs(g):
+        return (torch.randn(batch_size, cfg.z_dim, generator=g).to(device),
+                torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device))
+
+    return standing_statistics(net, make_inputs, batches, torch.Generator().manual_seed(seed))
+
+
+@dataclass(frozen=True)
+class BigGANExperiment:
+    """One row of chapter 6's tables: a model config, a training budget and what to measure.
+
+    ``per_class`` samples per class are compared with as many real training images (a fixed
+    subset); ``truncations``: thresholds of the truncation curve (empty: none); ``standing_batches``:
+    batches for the EMA generator's standing statistics.
+    """
+    model: BigGANConfig
+    steps: int
+    per_class: int = 50
+    truncations: Tuple[float, ...] = ()
+    standing_batches: int = 16
+
+
+def measure_generator(G: nn.Module, judge: nn.Module, x_real: torch.Tensor, labels: torch.Tensor,
+                      truncation: Optional[float] = None, seed: int = 1, splits: int = 1) -> Dict[str, float]:
+    """The chapter's measures of ``G`` on ``labels`` (N,), against ``x_real`` (N real images):
+
+    ``acc`` conditional accuracy (judge classifier), ``fid`` FID in the judge's 128-d features
+    (not comparable with published Inception FIDs), ``div`` intra-class diversity, ``conf``
+    an Inception-Score-style confidence (the IS formula on the judge's logits, ``splits``
+    splits), ``precision`` and ``recall`` (Kynkäänniemi et al. 2019, k = 3, judge features).
+    """
+    from ..classifier import conditional_accuracy, intra_class_diversity
+    from ..metrics.fid import fid_from_features
+    from ..metrics.inception_score import inception_score
+    from ..metrics.precision_recall import precision_recall
+
+    images = sample(G, labels, truncation=truncation, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        judge = judge.eval()
+        real_f, fake_f = judge.features(x_real).double(), judge.features(images).double()
+        logits = judge(images)
+    precision, recall = precision_recall(real_f, fake_f, k=3)
+    return {"acc": conditional_accuracy(judge, images, labels), "fid": fid_from_features(real_f, fake_f),
+            "div": intra_class_diversity(judge, images, labels), "conf": inception_score(logits, splits)[0],
+            "precision": precision, "recall": recall}
+
+
+def _truncation_key(t: Optional[float]) -> str:
+    return "none" if t is None else f"{t:g}"
+
+
+def train_and_measure(config: BigGANExperiment, seed: int) -> Dict[str, float]:
+    """Train ``config.model`` with ``seed`` for ``config.steps`` G steps on the digits; measure it.
+
+    The library-level function for :mod:`ganlib.runs`. Keys (floats):
+
+    - ``acc, fid, div, conf, precision, recall``: the generator the row samples with: the EMA
+      generator with standing statistics when ``cfg.ema``, else the raw G;
+    - ``raw_*`` (the raw G) and ``copied_*`` (the EMA G with the raw G's copied batch-norm
+      statistics) for ``acc`` and ``fid``, when ``cfg.ema``;
+    - ``<measure>@<t>`` for each threshold in ``config.truncations``: the sampling generator
+      with z truncated at ``t`` (resampled);
+    - ``sigma_g_max``, ``sigma_d_max``: the largest top singular value of G's and D's raw weights
+      at the end (from the spectral-norm buffers; only with spectral norm).
+    """
+    from ..classifier import pretrained_classifier
+    from ..data import load_digits
+    from ..nn import top_singular_values
+
+    cfg = dataclasses.replace(config.model, seed=seed)
+    if cfg.dataset != "digits":
+        raise ValueError("train_and_measure runs on the bundled digits (the cpu/ci tables); "
+                         f"got dataset={cfg.dataset!r}")
+    x, y = load_digits(cfg.image_size, "train")
+    G, D, G_ema, _ = train_biggan(cfg, x, y, config.steps, progress=False)
+    judge = pretrained_classifier(cfg.dataset, cfg.image_size)
+    labels = torch.arange(cfg.num_classes).repeat_interleave(config.per_class)
+    x_real = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:len(labels)]]
+    sampler = ema_with_standing_statistics(G_ema, config.standing_batches) if G_ema is not None else G
+    out = dict(measure_generator(sampler, judge, x_real, labels))
+    if G_ema is not None:
+        for prefix, net in (("raw", G), ("copied", G_ema.model)):
+            m = measure_generator(net, judge, x_real, labels)
+            out.update({f"{prefix}_acc": m["acc"], f"{prefix}_fid": m["fid"]})
+    for t in config.truncations:
+        m = measure_generator(sampler, judge, x_real, labels, truncation=t)
+        out.update({f"{k}@{_truncation_key(t)}": v for k, v in m.items()})
+    if cfg.spectral_norm:
+        out["sigma_g_max"] = max(top_singular_values(G).values())
+        out["sigma_d_max"] = max(top_singular_values(D).values())
     return out

@@ -21,12 +21,14 @@ and a test checks that the two agree.
 """
 from __future__ import annotations
 
+from typing import Dict, Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-__all__ = ["SpectralNorm", "spectral_norm", "apply_spectral_norm", "largest_singular_value"]
+__all__ = ["SpectralNorm", "spectral_norm", "apply_spectral_norm", "largest_singular_value", "top_singular_values"]
 
 
 def _as_matrix(weight: torch.Tensor, dim: int) -> torch.Tensor:
@@ -99,15 +101,42 @@ def spectral_norm(module: nn.Module, name: str = "weight", n_power_iterations: i
 _SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Embedding)
 
 
-def apply_spectral_norm(module: nn.Module, eps: float = 1e-12) -> nn.Module:
+def apply_spectral_norm(module: nn.Module, eps: float = 1e-12, exclude: Iterable[nn.Module] = ()) -> nn.Module:
     """PyTorch's spectral norm on every Linear, Conv and Embedding weight inside ``module``.
 
     Embeddings count too: BigGAN spectrally normalises the projection discriminator's class
-    embedding. Layers that already carry a parametrisation are left alone. Returns ``module``.
+    embedding. ``exclude``: layers to leave plain; BigGAN's generator passes its *shared*
+    class embedding (BigGAN-PyTorch keeps ``G.shared`` a plain ``nn.Embedding``: SN there
+    "seems to randomly cripple G", says its code). Layers that already carry a
+    parametrisation are left alone. Returns ``module``.
     """
     from torch.nn.utils.parametrizations import spectral_norm as torch_sn
 
+    skip = {id(m) for m in exclude}
     for layer in list(module.modules()):
-        if isinstance(layer, _SN_TYPES) and not parametrize.is_parametrized(layer, "weight"):
+        if isinstance(layer, _SN_TYPES) and id(layer) not in skip and not parametrize.is_parametrized(layer, "weight"):
             torch_sn(layer, eps=eps)
     return module
+
+
+@torch.no_grad()
+def top_singular_values(module: nn.Module) -> Dict[str, float]:
+    r"""``{layer name: sigma_0}`` of every spectrally normalised weight in ``module``, read from
+    the power iteration's buffers: :math:`\sigma_0(W) \approx u^\top W v` of the *raw* weight
+    (the one the optimiser moves), at the cost of one matrix-vector product per layer.
+
+    BigGAN (section 4.1) watches these during training: in G the top singular values grow
+    and explode at collapse; in D they spike. Works with PyTorch's parametrisation and ours
+    (both keep ``_u`` and ``_v``).
+    """
+    out = {}
+    for name, layer in module.named_modules():
+        if not parametrize.is_parametrized(layer, "weight"):
+            continue
+        sn = layer.parametrizations.weight[0]
+        if not (hasattr(sn, "_u") and hasattr(sn, "_v")):
+            continue
+        raw = layer.parametrizations.weight.original
+        dim = getattr(sn, "dim", 0)
+        out[name] = float(torch.dot(sn._u, _as_matrix(raw, dim) @ sn._v))
+    return out
