@@ -43,7 +43,7 @@ __all__ = [
     "ResidualDownBlock", "ResNetEncoder", "MultiScaleDiscriminator", "reparameterize", "kl_divergence",
     "check_z", "multiscale_d_loss", "multiscale_g_loss", "set_requires_grad", "VARIANTS",
     "BicycleGANConfig", "BicycleGAN", "bicyclegan_step", "sample_outputs", "diversity",
-    "latent_statistics", "latent_recovery", "evaluate_shapes", "ShapesRun", "train_and_measure",
+    "to_grey", "latent_statistics", "latent_recovery", "evaluate_shapes", "ShapesRun", "train_and_measure",
 ]
 
 Outputs = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -264,6 +264,15 @@ class BicycleGANConfig:
     epoch_steps: Optional[int] = None  # steps per epoch for the schedule; None: constant learning rate
 
 
+def to_grey(x: torch.Tensor) -> torch.Tensor:
+    """RGB ``(N, 3, H, W)`` in [-1, 1] -> ``(N, 1, H, W)``: ``0.299 R + 0.587 G + 0.114 B``, the
+    official ``AlignedDataset``'s conversion for ``--input_nc 1``."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"to_grey takes RGB images (N, 3, H, W), got shape {tuple(x.shape)}")
+    w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device)[None, :, None, None]
+    return (x * w).sum(1, keepdim=True)
+
+
 def _epoch_rule(per_epoch, epoch_steps: int, step: int) -> float:
     # the official scheduler steps once per epoch; ours once per step (picklable, for checkpoints);
     # past niter + niter_decay epochs (where the official run has ended) it stays at 0
@@ -310,9 +319,14 @@ class BicycleGAN(nn.Module):
         return {name: getattr(self, name) for name in ("G", "E", "D", "D2") if getattr(self, name) is not None}
 
     def step(self, batch) -> Dict[str, torch.Tensor]:
-        """One training step on ``batch = (A, B, ...)`` (see ``bicyclegan_step``), then the schedule."""
+        """One training step on ``batch = (A, B, ...)`` (see ``bicyclegan_step``), then the schedule.
+
+        With ``cfg.in_channels == 1`` an RGB ``A`` is converted to grey first (``to_grey``), as
+        the official loader does for ``--input_nc 1`` (edges2shoes)."""
         device = next(self.G.parameters()).device
         a, b = batch[0].to(device), batch[1].to(device)
+        if self.cfg.in_channels == 1 and a.dim() == 4 and a.shape[1] == 3:
+            a = to_grey(a)
         out = bicyclegan_step(self.G, self.E, self.D, self.D2, self.optimizers, a, b, self.cfg)
         for sched in self.schedulers.values():
             sched.step()
