@@ -11,8 +11,9 @@ from torch import nn
 import ganlib
 from ganlib.data.unpaired_shapes import (UnpairedBatches, foreground, load_unpaired_shapes, render,
                                          sample_scenes)
-from ganlib.models.cyclegan import (CycleGAN, CycleGANConfig, ImagePool, ResnetGenerator, cycle_loss,
-                                    evaluate_translation, identity_loss, train_domain_classifier)
+from ganlib.models.cyclegan import (CycleGAN, CycleGANConfig, ImagePool, ResnetGenerator, ShapesExperiment,
+                                    cycle_loss, evaluate_translation, identity_loss, real_vs_fake_accuracy,
+                                    train_and_measure, train_domain_classifier)
 from ganlib.train import fit
 
 REFERENCE = Path(__file__).resolve().parent / "data"  # the official state_dict layouts (see its README)
@@ -264,6 +265,10 @@ def test_ablation_switches_and_bad_input():
     assert losses["G_total"].item() == pytest.approx((losses["G_gan"] + losses["F_gan"]).item())
     losses = _tiny(lambda_y=0.0).step((x, y))  # forward cycle only: x -> G -> F -> x
     assert losses["cycle_x"] > 0 and losses["cycle_y"] == 0
+    losses = _tiny(lambda_gan=0.0).step((x, y))  # the paper's "Cycle alone"
+    assert losses["G_gan"] == losses["F_gan"] == 0 and losses["cycle_x"] > 0
+    assert losses["G_total"].item() == pytest.approx(
+        sum(losses[k] for k in ("cycle_x", "cycle_y", "idt_x", "idt_y")).item())
     model = _tiny(y_channels=1)
     with pytest.raises(ValueError, match="identity"):
         model.step((x, torch.randn(2, 1, 16, 16)))
@@ -303,14 +308,60 @@ def test_unpaired_batches_errors_and_resume():
         assert torch.equal(u, v)
 
 
+def test_unpaired_batches_official_crop_and_flip():
+    X = torch.arange(2 * 3 * 10 * 10, dtype=torch.float32).view(2, 3, 10, 10)
+    batches = UnpairedBatches(X, X.clone(), batch_size=2, seed=1, crop_size=8, flip=True)
+    flips = 0
+    for _ in range(50):
+        x, y = next(batches)
+        assert x.shape == y.shape == (2, 3, 8, 8)
+        for image in x:  # each image is a window of one source image, flipped or not
+            windows = [src[:, t:t + 8, l:l + 8] for src in X for t in range(3) for l in range(3)]
+            plain = any(torch.equal(image, w) for w in windows)
+            flipped = any(torch.equal(image.flip(-1), w) for w in windows)
+            assert plain or flipped
+            flips += flipped and not plain
+    assert 30 < flips < 70  # about half of the 100 images
+    a = UnpairedBatches(X, X, batch_size=2, seed=3, crop_size=8, flip=True)
+    next(a)
+    b = UnpairedBatches(X, X, batch_size=2, seed=0, crop_size=8, flip=True)
+    b.load_state_dict(a.state_dict())
+    for u, v in zip(next(a), next(b)):
+        assert torch.equal(u, v)
+    plain_x = next(UnpairedBatches(X, X, batch_size=2, seed=0))[0]  # no crop, no flip: the images as they are
+    assert sorted(float(i.sum()) for i in plain_x) == sorted(float(i.sum()) for i in X)
+    with pytest.raises(ValueError, match="crop_size"):
+        UnpairedBatches(X, X, batch_size=2, crop_size=12)
+
+
+def test_real_vs_fake_accuracy_separates_grey_from_real_and_real_from_real():
+    _, Y = load_unpaired_shapes("train", size=16, limit=400)
+    grey = torch.zeros_like(Y[:200]) + Y.mean()
+    assert real_vs_fake_accuracy(grey, Y[:200], steps=100) > 0.95
+    assert abs(real_vs_fake_accuracy(Y[200:], Y[:200], steps=100) - 0.5) < 0.15
+    with pytest.raises(ValueError, match="at least 4"):
+        real_vs_fake_accuracy(Y[:2], Y[:2])
+
+
+def test_train_and_measure_runs_and_repeats():
+    cfg = ShapesExperiment(model=CycleGANConfig(ngf=4, ndf=4, n_blocks=1, n_layers_d=1), steps=3,
+                           image_size=16, train_limit=32, test_limit=16, classifier_steps=3)
+    ganlib.seed_everything(2)
+    a = train_and_measure(cfg, seed=2)
+    assert set(a) == {"content L1", "silhouette IoU", "real vs fake", "cycle x", "content L1 (F)"}
+    assert all(isinstance(v, float) and v == v for v in a.values())
+    ganlib.seed_everything(2)
+    assert train_and_measure(cfg, seed=2) == a  # seeded: the same run gives the same numbers
+
+
 # --------------------------------------------------------------------------- learning
 
 @pytest.mark.learning
 def test_cyclegan_learns_to_translate_shapes():
-    """Criterion: after <= 90 s of CPU training (300 steps, 32 px, ngf 8, 3 blocks), the domain
-    classifier puts >= 80 % of G(x) in Y, and G(x) is closer (L1) to x's hidden counterpart y*
-    than the identity mapping (x itself) and than a random real y (right style, wrong content).
-    Measured (1 thread): 100 % in Y; content L1 0.094 vs identity 1.295, random y 0.137; 39 s CPU."""
+    """Criterion: after 300 steps (32 px, ngf 8, 3 blocks, a 16 px PatchGAN), the domain
+    classifier puts >= 80 % of G(x) in Y, a real-vs-fake classifier spots < 90 % of G(x) (it
+    spots all of an untrained G's), and G(x) is closer (L1) to x's hidden counterpart y* than the
+    identity mapping (x itself) and than a random real y (right style, wrong content)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the budget is CPU time on one core, measured with process_time
     try:
@@ -318,7 +369,7 @@ def test_cyclegan_learns_to_translate_shapes():
         ganlib.seed_everything(0)
         X, Y = load_unpaired_shapes("train", size=32)
         Xt, Yt = load_unpaired_shapes("test", size=32, limit=200)
-        model = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=3, n_layers_d=2))
+        model = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=3, n_layers_d=1))
         history = fit(model.step, UnpairedBatches(X, Y, batch_size=8), 300, modules=model.modules,
                       optimizers=model.optimizers, progress=False)
         cpu = time.process_time() - start
@@ -334,3 +385,6 @@ def test_cyclegan_learns_to_translate_shapes():
     assert clf.fraction_y(Yt) > 0.99 and clf.fraction_y(Xt) < 0.01
     assert scores["G(x) in Y"] >= 0.8
     assert scores["content G"] < identity and scores["content G"] < random_y
+    untrained = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=3, n_layers_d=1), seed=1)
+    assert real_vs_fake_accuracy(untrained.translate(Xt), Yt) > 0.9
+    assert real_vs_fake_accuracy(model.translate(Xt), Yt) < 0.9

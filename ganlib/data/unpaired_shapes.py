@@ -145,10 +145,16 @@ __all__ = ["SHAPES", "sample_scenes", "shape_masks", "stripes", "render", "load_
 
 class UnpairedBatches:
     """Endless unpaired mini-batches ``(x, y)``: one shuffled stream per domain, each with its own
-    seed, so ``x[i]`` and ``y[i]`` are unrelated. Its ``state_dict`` makes resumption exact."""
+    seed, so ``x[i]`` and ``y[i]`` are unrelated. Its ``state_dict`` makes resumption exact.
+
+    ``crop_size`` and ``flip`` are the official training augmentation (``--preprocess
+    resize_and_crop``): images loaded at ``load_size`` (286 px for the paper's 256 px runs) are cut
+    to a random ``crop_size`` x ``crop_size`` window and flipped left-right with probability 0.5,
+    each image on its own, from a seeded generator.
+    """
 
     def __init__(self, X: torch.Tensor, Y: torch.Tensor, batch_size: int, seed: int = 0,
-                 device=None):
+                 device=None, crop_size: Optional[int] = None, flip: bool = False):
         from .batches import TensorBatches
 
         for name, d in (("X", X), ("Y", Y)):
@@ -161,18 +167,41 @@ class UnpairedBatches:
         if X.shape[2:] != Y.shape[2:]:
             raise ValueError(f"the domains have different image sizes {tuple(X.shape[2:])} and "
                              f"{tuple(Y.shape[2:])}: load both with the same size=")
+        if crop_size is not None and not (isinstance(crop_size, int) and 0 < crop_size <= min(X.shape[2:])):
+            raise ValueError(f"crop_size must be an int between 1 and the image size {tuple(X.shape[2:])}, "
+                             f"got {crop_size!r}")
         self.x = TensorBatches(X, batch_size=batch_size, seed=2 * seed, device=device)
         self.y = TensorBatches(Y, batch_size=batch_size, seed=2 * seed + 1, device=device)
+        self.crop_size, self.flip = crop_size, flip
+        self.generator = torch.Generator().manual_seed(10_000 + seed)
 
     def __iter__(self):
         return self
 
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """A random ``crop_size`` window of each image, then a left-right flip with probability 0.5."""
+        if self.crop_size is None and not self.flip:
+            return images
+        out = []
+        for image in images:
+            if self.crop_size is not None:
+                h, w = image.shape[1:]
+                top = int(torch.randint(h - self.crop_size + 1, (), generator=self.generator))
+                left = int(torch.randint(w - self.crop_size + 1, (), generator=self.generator))
+                image = image[:, top:top + self.crop_size, left:left + self.crop_size]
+            if self.flip and torch.rand((), generator=self.generator).item() < 0.5:
+                image = image.flip(-1)
+            out.append(image)
+        return torch.stack(out)
+
     def __next__(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        return next(self.x)[0], next(self.y)[0]
+        return self.augment(next(self.x)[0]), self.augment(next(self.y)[0])
 
     def state_dict(self):
-        return {"x": self.x.state_dict(), "y": self.y.state_dict()}
+        return {"x": self.x.state_dict(), "y": self.y.state_dict(), "augment": self.generator.get_state()}
 
     def load_state_dict(self, state) -> None:
         self.x.load_state_dict(state["x"])
         self.y.load_state_dict(state["y"])
+        if "augment" in state:
+            self.generator.set_state(state["augment"])

@@ -2,12 +2,17 @@ r"""CycleGAN (Zhu, Park, Isola & Efros 2017): unpaired image-to-image translatio
 
 Two generators, :math:`G: X \to Y` and :math:`F: Y \to X`, and two discriminators:
 :math:`D_Y` tells real ``y`` from translated :math:`G(x)`, :math:`D_X` tells real ``x``
-from translated :math:`F(y)` (neither tells X from Y). The full objective is
+from translated :math:`F(y)` (neither tells X from Y). With the least-squares GAN
+loss the networks minimise two objectives (not one):
 
 .. math::
-    L = L_{GAN}(G, D_Y) + L_{GAN}(F, D_X) + \lambda L_{cyc}(G, F) + 0.5\lambda L_{idt}(G, F),
+    L_D = \tfrac12\,\mathbb{E}_y[(D_Y(y) - 1)^2] + \tfrac12\,\mathbb{E}_x[D_Y(G(x))^2]
+          \;(\text{and the same for } D_X \text{ with } x, F(y)),
 
-with the least-squares GAN loss, :math:`\lambda = 10`,
+    L_{G,F} = \mathbb{E}_x[(D_Y(G(x)) - 1)^2] + \mathbb{E}_y[(D_X(F(y)) - 1)^2]
+              + \lambda L_{cyc}(G, F) + 0.5\lambda L_{idt}(G, F),
+
+with :math:`\lambda = 10`,
 :math:`L_{cyc} = \mathbb{E}\|F(G(x)) - x\|_1 + \mathbb{E}\|G(F(y)) - y\|_1` and
 :math:`L_{idt} = \mathbb{E}\|G(y) - y\|_1 + \mathbb{E}\|F(x) - x\|_1`.
 
@@ -33,7 +38,8 @@ from ..train import set_requires_grad
 
 __all__ = ["ResnetBlock", "ResnetGenerator", "ImagePool", "cycle_loss", "identity_loss",
            "set_requires_grad", "cyclegan_step", "CycleGANConfig", "CycleGAN", "DomainClassifier",
-           "train_domain_classifier", "evaluate_translation"]
+           "train_domain_classifier", "evaluate_translation", "real_vs_fake_accuracy",
+           "ShapesExperiment", "train_and_measure"]
 
 
 # --------------------------------------------------------------------------- the generator
@@ -267,7 +273,7 @@ def cyclegan_step(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
                   opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                   real_x: torch.Tensor, real_y: torch.Tensor, pool_x: ImagePool, pool_y: ImagePool, *,
                   lambda_x: float = 10.0, lambda_y: float = 10.0,
-                  lambda_identity: float = 0.5) -> Dict[str, torch.Tensor]:
+                  lambda_identity: float = 0.5, lambda_gan: float = 1.0) -> Dict[str, torch.Tensor]:
     r"""One CycleGAN iteration in the official order (``optimize_parameters``).
 
     ``real_x``: ``(N, C_x, H, W)``, ``real_y``: ``(N, C_y, H, W)``, unpaired. ``opt_G`` holds the
@@ -277,11 +283,15 @@ def cyclegan_step(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
     2. Update G and F together, D's frozen:
        :math:`(D_Y(G(x)) - 1)^2 + (D_X(F(y)) - 1)^2 + \lambda_x\|F(G(x)) - x\|_1 + \lambda_y\|G(F(y)) - y\|_1
        + \lambda_{idt}(\lambda_y\|G(y) - y\|_1 + \lambda_x\|F(x) - x\|_1)`.
-    3. Update D_Y and D_X on fakes drawn from the image pools, each loss halved:
-       :math:`\tfrac12[(D_Y(y) - 1)^2 + D_Y(\text{pool}(G(x)))^2]`, the same for D_X.
+    3. Update D_Y and D_X on fakes drawn from the image pools, each loss halved as in the official
+       code: :math:`\tfrac12[(D_Y(y) - 1)^2 + D_Y(\text{pool}(G(x)))^2]`, the same for D_X. Under
+       Adam the 0.5 does not slow D (Adam's step is invariant to the loss's scale, up to its eps);
+       a lower learning rate for ``opt_D`` would.
 
     ``lambda_x`` weighs the forward cycle x -> G -> F -> x and ``lambda_y`` the backward cycle
-    (the paper's λ = 10 for both; 0 switches a cycle off, as in the paper's ablation). Returns the
+    (the paper's λ = 10 for both; 0 switches a cycle off, as in the paper's ablation);
+    ``lambda_gan=0`` drops both GAN terms from G and F's loss (the paper's "Cycle alone" row;
+    the D's still train, G and F no longer listen to them). Returns the
     (weighted) losses; ``G_total`` is the loss G and F descend.
     """
     if real_x.dim() != 4 or real_y.dim() != 4:
@@ -298,8 +308,8 @@ def cyclegan_step(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
     # 2. G and F descend their loss against the current, frozen, discriminators
     set_requires_grad([D_X, D_Y], False)
     opt_G.zero_grad(set_to_none=True)
-    gan_G = g_loss_lsgan(D_Y(fake_y))
-    gan_F = g_loss_lsgan(D_X(fake_x))
+    gan_G = lambda_gan * g_loss_lsgan(D_Y(fake_y)) if lambda_gan else zero
+    gan_F = lambda_gan * g_loss_lsgan(D_X(fake_x)) if lambda_gan else zero
     cyc_x = lambda_x * cycle_loss(F(fake_y), real_x) if lambda_x else zero
     cyc_y = lambda_y * cycle_loss(G(fake_x), real_y) if lambda_y else zero
     idt_y = lambda_y * lambda_identity * identity_loss(G(real_y), real_y) if lambda_identity * lambda_y else zero
@@ -335,6 +345,7 @@ class CycleGANConfig:
     lambda_x: float = 10.0
     lambda_y: float = 10.0
     lambda_identity: float = 0.5
+    lambda_gan: float = 1.0  # weight of the GAN terms in G and F's loss (0: the paper's "Cycle alone")
     pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5
@@ -381,7 +392,7 @@ class CycleGAN:
         c = self.cfg
         losses = cyclegan_step(self.G, self.F, self.D_X, self.D_Y, self.opt_G, self.opt_D, real_x, real_y,
                                self.pool_x, self.pool_y, lambda_x=c.lambda_x, lambda_y=c.lambda_y,
-                               lambda_identity=c.lambda_identity)
+                               lambda_identity=c.lambda_identity, lambda_gan=c.lambda_gan)
         for scheduler in self.schedulers.values():
             scheduler.step()
         return losses
@@ -484,3 +495,66 @@ def evaluate_translation(model: "CycleGAN", X: torch.Tensor, Y: torch.Tensor,
             "content G": float((gx - Y).abs().mean()), "content F": float((fy - X).abs().mean()),
             "cycle x": float((model.translate(gx, "YtoX") - X).abs().mean()),
             "cycle y": float((model.translate(fy, "XtoY") - Y).abs().mean())}
+
+
+def real_vs_fake_accuracy(fakes: torch.Tensor, reals: torch.Tensor, steps: int = 150,
+                          seed: int = 0) -> float:
+    """Held-out accuracy of a classifier trained to tell ``reals`` from ``fakes`` (both ``(N, C, H, W)``).
+
+    A classifier two-sample test (Lopez-Paz & Oquab 2017): a :class:`DomainClassifier` is trained
+    on the first half of the fakes against the second half of the reals, and tested on the other
+    halves (so a fake and its hidden counterpart never sit in the same fold). 0.5: the classifier
+    cannot tell them apart (the best a generator can reach); 1.0: every fake is spotted, as for a
+    generator that outputs grey. Unlike "fraction classified as Y" it is not fooled by outputs that
+    are merely nearer to Y than to X.
+    """
+    n = min(len(fakes), len(reals))
+    if n < 4:
+        raise ValueError(f"need at least 4 fakes and 4 reals, got {len(fakes)} and {len(reals)}")
+    if fakes.shape[1:] != reals.shape[1:]:
+        raise ValueError(f"fakes {tuple(fakes.shape[1:])} and reals {tuple(reals.shape[1:])} differ in shape")
+    h = n // 2
+    clf = train_domain_classifier(fakes[:h], reals[h:2 * h], steps=steps, seed=seed)
+    return 0.5 * (clf.fraction_y(reals[:h]) + 1 - clf.fraction_y(fakes[h:2 * h]))
+
+
+@dataclasses.dataclass
+class ShapesExperiment:
+    """One CycleGAN run on the unpaired shapes, as the chapter's ablation trains and measures it.
+
+    The D has ``n_layers_d=1``: a 16 px receptive field on 32 px images, so it judges patches, as
+    the 70x70 PatchGAN does on 256 px images (``n_layers_d=2`` would see 34 px: the whole image)."""
+    model: CycleGANConfig = dataclasses.field(default_factory=lambda: CycleGANConfig(
+        ngf=8, ndf=8, n_blocks=3, n_layers_d=1))
+    steps: int = 300
+    batch_size: int = 8
+    image_size: int = 32
+    train_limit: Any = None       # images per domain (None: all 2,000)
+    test_limit: int = 400         # paired test images
+    classifier_steps: int = 150   # the real-vs-fake classifier
+    device: str = "cpu"           # "cuda": run the (small) nets on the GPU, one run after another
+
+
+def train_and_measure(config: ShapesExperiment, seed: int) -> Dict[str, float]:
+    """Train a CycleGAN on the unpaired shapes with ``config`` and ``seed``; return its measures.
+
+    - ``content L1``: mean L1 between G(x) and the hidden counterpart y* (lower: content kept);
+    - ``silhouette IoU``: of G(x)'s and y*'s shapes;
+    - ``real vs fake``: :func:`real_vs_fake_accuracy` of G(x) against real y (0.5 best);
+    - ``cycle x``: mean L1 of F(G(x)) - x; ``content L1 (F)``: F(y) against x*.
+
+    A library-level function, so ``ganlib.runs.run_all`` can run seeds side by side.
+    """
+    from ..data.unpaired_shapes import UnpairedBatches, load_unpaired_shapes, silhouette_iou
+    from ..train import fit
+
+    X, Y = load_unpaired_shapes("train", size=config.image_size, limit=config.train_limit)
+    Xt, Yt = load_unpaired_shapes("test", size=config.image_size, limit=config.test_limit)
+    model = CycleGAN(config.model, device=config.device, seed=seed)
+    fit(model.step, UnpairedBatches(X, Y, batch_size=config.batch_size, seed=seed, device=config.device),
+        config.steps, modules=model.modules, optimizers=model.optimizers, progress=False)
+    gx, fy = model.translate(Xt), model.translate(Yt, "YtoX")
+    return {"content L1": float((gx - Yt).abs().mean()), "silhouette IoU": silhouette_iou(gx, Yt),
+            "real vs fake": real_vs_fake_accuracy(gx, Yt, steps=config.classifier_steps, seed=seed),
+            "cycle x": float((model.translate(gx, "YtoX") - Xt).abs().mean()),
+            "content L1 (F)": float((fy - Xt).abs().mean())}
