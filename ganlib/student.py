@@ -269,6 +269,11 @@ def _cell_error(cell) -> Optional[Tuple[str, str]]:
     return (errors[0]["ename"], errors[0]["evalue"]) if errors else None
 
 
+def _stderr(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stderr")
+
+
 def _run(nb, cells, workdir: Path, timeout: int = 120):
     """Execute ``cells`` (notebook cells) in order in one kernel; return them with outputs."""
     import nbformat
@@ -337,6 +342,9 @@ def check(path: Path, wrong_path: Optional[Path] = None, report: Optional[Report
         elif tag == "full" and err:
             what = "check" if rest[0] in checks else "cell"
             problems.append(f"{_where(name, rest[0])}: full notebook, {what} fails: {err[0]}: {err[1]}")
+        elif tag == "full" and rest[0] in checks and _stderr(cell):
+            problems.append(f"{_where(name, rest[0])}: full notebook, the check writes to stderr, which "
+                            f"nbgrader grades as a failure: {_stderr(cell)[:200]!r}")
         elif tag == "wrong-def" and err:
             problems.append(f"{_where(name, rest[0].solution)}: wrong answer {rest[1]!r} for "
                             f"{rest[0].name!r} does not even define the function: {err[0]}: {err[1]}")

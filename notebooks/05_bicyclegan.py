@@ -962,10 +962,11 @@ _g, _e = _G(), _E()
 _z = torch.tensor([[0.5, -1.0], [1.5, 0.25], [-0.5, -0.5], [2.0, 1.0]])
 torch.manual_seed(0)
 _loss = latent_regression_loss(_g, _e, torch.ones(4, 1), _z)
-assert abs(float(_loss) - 4.2890625) > 1e-4, "the latent regression loss is L1 (mean absolute error), not L2"
-assert abs(float(_loss) - 12.75) > 1e-4, "a mean over the batch and the code's dimensions, not a sum"
-assert abs(float(_loss) - 1.59375) < 1e-4, \
-    f"expected mean |mu - z| = 1.59375, got {float(_loss):.5f}: compare E's mean mu (not a sampled code) with z"
+_value = float(_loss.detach())
+assert abs(_value - 4.2890625) > 1e-4, "the latent regression loss is L1 (mean absolute error), not L2"
+assert abs(_value - 12.75) > 1e-4, "a mean over the batch and the code's dimensions, not a sum"
+assert abs(_value - 1.59375) < 1e-4, \
+    f"expected mean |mu - z| = 1.59375, got {_value:.5f}: compare E's mean mu (not a sampled code) with z"
 assert _loss.requires_grad, "the loss has no gradient at all: do not compute it under torch.no_grad()"
 _loss.backward()
 assert _g.w.grad is not None and float(_g.w.grad.abs()) > 0, \

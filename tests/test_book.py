@@ -153,3 +153,130 @@ def test_repository_address_is_the_same_everywhere():
     readme = (ROOT / "README.md").read_text()
     others = set(re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/", readme))
     assert others == {slug}, f"README badges point at {others}, pyproject.toml at {slug}"
+
+
+def test_student_marker_errors_name_notebook_cell_and_line():
+    import nbformat
+    from ganlib.student import MarkerError, make_student
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"),
+                nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n")]
+    with pytest.raises(MarkerError, match=r"ch\.ipynb, cell 1, line 2: .*without a closing"):
+        make_student(nb, "ch.ipynb")
+    nb.cells[1].source = "### BEGIN SOLUTION\nx = 1\n### BEGIN SOLUTION\n### END SOLUTION\n"
+    with pytest.raises(MarkerError, match=r"ch\.ipynb, cell 1, line 3: .*inside another .*line 1"):
+        make_student(nb, "ch.ipynb")
+    nb.cells[1].source = "x = 1\n### END HIDDEN TESTS\n"
+    with pytest.raises(MarkerError, match=r"ch\.ipynb, cell 1, line 2: .*without"):
+        make_student(nb, "ch.ipynb")
+
+
+def test_forbid_makes_the_reference_raise_and_restores_it():
+    import ganlib.nn
+    from ganlib.nn import truncated_noise
+    cell = (  # a notebook's globals: the student imported the reference by name
+        "from ganlib.nn import truncated_noise\n"
+        "from ganlib.student import forbid\n"
+        "def mine(n, dim, t):\n"
+        "    return truncated_noise(n, dim, t)\n"
+        "with forbid(truncated_noise):\n"
+        "    try:\n"
+        "        mine(2, 3, 0.5)\n"
+        "        message = None\n"
+        "    except AssertionError as e:\n"
+        "        message = str(e)\n"
+        "    try:\n"
+        "        import ganlib.nn\n"
+        "        ganlib.nn.truncated_noise(2, 3, 0.5)\n"
+        "        via_module = None\n"
+        "    except AssertionError as e:\n"
+        "        via_module = str(e)\n")
+    namespace = {}
+    exec(cell, namespace)
+    assert namespace["message"] and "truncated_noise" in namespace["message"], "the global name is not blocked"
+    assert namespace["via_module"] and "truncated_noise" in namespace["via_module"], "the module attribute is not blocked"
+    assert namespace["truncated_noise"] is truncated_noise and ganlib.nn.truncated_noise is truncated_noise
+    assert namespace["mine"](2, 3, 0.5).shape == (2, 3), "restored after the block"
+
+
+def test_every_exercise_has_wrong_answers_on_file():
+    """tests/exercises/NN_name.py holds >= 3 wrong answers per exercise, keyed by existing exercises."""
+    from ganlib.student import MIN_WRONG_ANSWERS, load_wrong_answers, plan, wrong_answers_path
+    for chapter in CHAPTERS:
+        nb = jupytext.read(NOTEBOOKS / f"{chapter}.py")
+        names = {ex.name for ex in plan(nb, chapter).exercises}
+        assert len(names) >= 2, f"{chapter}: at least two exercises"
+        wrong = load_wrong_answers(wrong_answers_path(NOTEBOOKS / f"{chapter}.py"))
+        assert set(wrong) == names, f"{chapter}: wrong answers for {sorted(wrong)}, exercises {sorted(names)}"
+        few = {k: len(v) for k, v in wrong.items() if len(v) < MIN_WRONG_ANSWERS}
+        assert not few, f"{chapter}: fewer than {MIN_WRONG_ANSWERS} wrong answers for {few}"
+
+
+def test_nbgrader_round_trip(tmp_path):
+    """nbgrader accepts every chapter; autograde gives the solutions full marks, the released
+    notebooks 0, and a notebook with one wrong answer exactly the points of that check less."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    import nbformat
+    pytest.importorskip("nbgrader")
+    from nbgrader.api import Gradebook
+
+    from ganlib.student import insert_wrong_answer, load_wrong_answers, nbgrader_notebook, plan, wrong_answers_path
+
+    start = time.perf_counter()
+    root, assignment = tmp_path / "course", "exercises"
+    source = root / "source" / assignment
+    source.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        "c.CourseDirectory.course_id = 'ganbook'\n"
+        "c.ExecutePreprocessor.timeout = 300\n")
+    points, wrong_in = {}, {}
+    for chapter in CHAPTERS:
+        nb = jupytext.read(NOTEBOOKS / f"{chapter}.py")
+        graded = nbgrader_notebook(nb, chapter, exercises_only=True)
+        nbformat.write(graded, str(source / f"{chapter}.ipynb"))
+        exercises = plan(nb, chapter).exercises
+        points[chapter] = len(exercises)  # one point per check cell
+        ex = exercises[-1].name  # the wrong answer goes into the chapter's last exercise
+        what, body = next(iter(load_wrong_answers(wrong_answers_path(NOTEBOOKS / f"{chapter}.py"))[ex].items()))
+        wrong_in[chapter] = (ex, what, insert_wrong_answer(graded, ex, body, chapter))
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "GANLIB_PROFILE": "ci", "OMP_NUM_THREADS": "1"}
+
+    def nbgrader(*args):
+        done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+
+    nbgrader("generate_assignment", assignment, "--create", "--force")
+    release = root / "release" / assignment
+    assert sorted(p.stem for p in release.glob("*.ipynb")) == CHAPTERS
+    for chapter in CHAPTERS:
+        text = (release / f"{chapter}.ipynb").read_text()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, f"{chapter}: released with answers"
+
+    for student in ("full", "blank", "wrong"):
+        (root / "submitted" / student / assignment).mkdir(parents=True)
+    for chapter in CHAPTERS:
+        shutil.copy(source / f"{chapter}.ipynb", root / "submitted" / "full" / assignment)
+        shutil.copy(release / f"{chapter}.ipynb", root / "submitted" / "blank" / assignment)
+        nbformat.write(wrong_in[chapter][2], str(root / "submitted" / "wrong" / assignment / f"{chapter}.ipynb"))
+    nbgrader("autograde", assignment, "--create", "--force")
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for chapter in CHAPTERS:
+            score = {s: gb.find_submission_notebook(chapter, assignment, s).score for s in ("full", "blank", "wrong")}
+            ex, what = wrong_in[chapter][:2]
+            assert score["full"] == points[chapter], f"{chapter}: the solutions score {score['full']} of {points[chapter]}"
+            assert score["blank"] == 0, f"{chapter}: the released notebook scores {score['blank']}, not 0"
+            assert score["wrong"] == points[chapter] - 1, \
+                f"{chapter}: the wrong answer {what!r} in {ex} scores {score['wrong']}, expected {points[chapter] - 1}"
+    print(f"nbgrader round trip: {len(CHAPTERS)} chapters, 3 submissions each, "
+          f"{time.perf_counter() - start:.0f} s wall")
