@@ -6,7 +6,9 @@ after every generator step, with decay :math:`\delta` (BigGAN: 0.9999, starting 
 ``start`` updates; before that the average is a plain copy). Sampling from the average
 smooths out the oscillation of the last steps of training and usually gives better images.
 Buffers (batch-norm running statistics, spectral-norm vectors) are copied, not averaged:
-averaging the unit vectors ``u``, ``v`` of the power iteration would shrink them.
+averaging the unit vectors ``u``, ``v`` of the power iteration would shrink them. The copied
+batch-norm statistics were produced by the raw G's weights, not the average's: recompute them
+with :func:`ganlib.nn.standing_statistics` before sampling (BigGAN-PyTorch's "standing stats").
 """
 from __future__ import annotations
 
