@@ -151,9 +151,9 @@ def test_kid_unbiased_fid_biased_at_small_n():
     kids, fids = [], []
     for n in (50, 400):
         a, b = big[:n], big[2000:2000 + n]
-        kids.append(kernel_inception_distance(a, b, subsets=20, subset_size=n)[0])
+        kids.append(kernel_inception_distance(a, b, subsets=1, subset_size=n)[0])  # all of both: one subset
         fids.append(fid_from_features(a, b))
-    scale = kernel_inception_distance(big[:400], big[:400] + 0.5, subsets=5, subset_size=400)[0]
+    scale = kernel_inception_distance(big[:400], big[:400] + 0.5, subsets=1, subset_size=400)[0]
     assert all(abs(k) < 0.05 * scale for k in kids), (kids, scale)
     assert fids[0] > 4 * fids[1] > 0
 
@@ -202,6 +202,65 @@ def test_inception_score_bad_input():
         inception_score(np.array([[0.0, np.nan], [1.0, 2.0]]), splits=1)
     with pytest.raises(ValueError, match="splits must be a positive int"):
         inception_score(np.zeros((5, 3)), splits=0)
+
+
+# ---------------------------------------------------------------- bad input that used to pass silently
+def test_inception_score_finite_for_sharp_logits():
+    """Finite but sharp logits: p(y|x) underflows to 0; a class no image predicts used to give 0 * inf = NaN."""
+    one_class = torch.tensor([[1000.0, -1000.0, -1000.0]]).repeat(20, 1)
+    assert inception_score(one_class, splits=2) == (1.0, 0.0)  # every image the same class: IS = 1
+    two_classes = torch.tensor([[1000.0, -1000.0, -1000.0], [-1000.0, 1000.0, -1000.0]]).repeat(10, 1)
+    mean, std = inception_score(two_classes, splits=2)
+    assert mean == pytest.approx(2.0, rel=1e-12) and std < 1e-12  # balanced over 2 of K = 3 classes
+    for scale in (1.0, 30.0, 1e3, 1e6):  # the score stays finite, and rises towards K = 10 as logits sharpen
+        logits = torch.randn(500, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * scale
+        m, s_ = inception_score(logits, splits=5)
+        assert np.isfinite(m) and np.isfinite(s_) and 1.0 <= m <= 10.0 + 1e-9, (scale, m, s_)
+    # float32 logits: the same number (computed in float64)
+    assert inception_score(two_classes.float(), splits=2)[0] == pytest.approx(2.0, rel=1e-12)
+
+
+def test_frechet_distance_refuses_a_covariance_that_is_not_psd():
+    rng = np.random.default_rng(0)
+    mu = np.zeros(2)
+    with pytest.raises(ValueError, match=r"sigma1 is not positive semi-definite.*smallest eigenvalue is -1 "):
+        frechet_distance(mu, -np.eye(2), mu, np.eye(2))  # used to return 0.0
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])  # symmetric, positive diagonal, eigenvalues 3 and -1
+    with pytest.raises(ValueError, match="sigma2 is not positive semi-definite"):
+        frechet_distance(mu, np.eye(2), mu, indefinite)
+    with pytest.raises(ValueError, match="sigma1 is not positive semi-definite"):
+        trace_sqrt_product(indefinite, np.eye(2))
+    # a corrupted entry in a rank-deficient covariance (N < D), on either side
+    (m1, s1), (m2, s2) = feature_statistics(rng.normal(size=(30, 64))), feature_statistics(rng.normal(size=(40, 64)))
+    corrupted = s1.copy()
+    corrupted[0, 0] -= 5 * s1.diagonal().max()
+    for args, which in (((m1, corrupted, m2, s2), "sigma1"), ((m2, s2, m1, corrupted), "sigma2")):
+        with pytest.raises(ValueError, match=f"{which} is not positive semi-definite.*1 of 64"):
+            frechet_distance(*args)
+    # within the tolerance: round-off (N < D, float32 copies, a tiny negative eigenvalue) still works
+    assert frechet_distance(m1, s1, m2, s2) > 0
+    assert frechet_distance(m1, s1.astype(np.float32), m2, s2.astype(np.float32)) == pytest.approx(
+        frechet_distance(m1, s1, m2, s2), rel=1e-4)
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    nearly = q @ np.diag([5, 4, 3, 2, 1, 0.5, 0.0, -1e-9]) @ q.T  # -1e-9 / 5 is within 1e-6
+    assert np.isfinite(frechet_distance(np.zeros(8), (nearly + nearly.T) / 2, np.zeros(8), np.eye(8)))
+    assert frechet_distance(mu, np.zeros((2, 2)), mu, np.zeros((2, 2))) == 0.0  # zero covariance is fine
+
+
+def test_kid_warns_at_tiny_subsets_and_whole_sets():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 8)), rng.normal(size=(5, 8)) + 1
+    with pytest.warns(UserWarning) as caught:
+        _, std = kernel_inception_distance(x, y, subset_size=None, subsets=10)
+    messages = [str(w.message) for w in caught]
+    assert any(m.startswith("KID on subsets of 5 < 50 features") for m in messages), messages
+    assert any("is all of both feature sets" in m and "std over subsets is 0" in m for m in messages), messages
+    assert std < 1e-12  # what the warning explains: every subset is the same pair of sets
+    with pytest.warns(UserWarning, match="is all of features2: every subset holds the same features2"):
+        kernel_inception_distance(rng.normal(size=(200, 8)), rng.normal(size=(60, 8)), subset_size=60, subsets=5)
+    with warnings.catch_warnings():  # the protocol's sizes: no warning
+        warnings.simplefilter("error")
+        kernel_inception_distance(rng.normal(size=(200, 8)), rng.normal(size=(120, 8)), subset_size=60, subsets=5)
 
 
 # ---------------------------------------------------------------- the disturbance experiment

@@ -36,7 +36,7 @@ from ._checks import as_float64, check_features, check_finite, check_same_dim
 
 Array = Union[np.ndarray, torch.Tensor]
 
-__all__ = ["feature_statistics", "frechet_distance", "trace_sqrt_product", "fid_from_features",
+__all__ = ["feature_statistics", "frechet_distance", "trace_sqrt_product", "PSD_TOLERANCE", "fid_from_features",
            "extract_features", "fid"]
 
 
@@ -91,19 +91,47 @@ def pivoted_cholesky(sigma: np.ndarray) -> Tuple[np.ndarray, np.ndarray, int]:
     return L, piv - 1, int(rank)
 
 
-def trace_sqrt_product(sigma1: Array, sigma2: Array) -> float:
-    r""":math:`\operatorname{tr}(\Sigma_1\Sigma_2)^{1/2} = \sum_i \sqrt{\lambda_i(L^\top P^\top\Sigma_2 P L)}`.
+PSD_TOLERANCE = 1e-6
+"""How negative a covariance's eigenvalue may be, relative to its largest variance, before
+:func:`frechet_distance` refuses it. Round-off in a float64 covariance of real features stays
+near ``D * 2.2e-16`` (about 5e-13 at D = 2048); a float32 copy near 1e-7."""
 
-    ``sigma1``, ``sigma2``: symmetric positive semi-definite ``(D, D)``;
-    :math:`P^\top\Sigma_1P = LL^\top` is the pivoted Cholesky factorisation of ``sigma1``.
-    Real by construction: tiny negative eigenvalues from round-off are clipped at zero.
-    Cost: a Cholesky, two triangular products and one symmetric eigenvalue problem (no vectors).
+
+def _require_psd(sigma: np.ndarray, name: str, factor=None) -> None:
+    """Raise a clear error unless ``sigma`` is positive semi-definite within :data:`PSD_TOLERANCE`.
+
+    Cheap in the usual case: a full-rank pivoted Cholesky proves positive definiteness; after
+    a rank-``r`` stop the Schur complement of the first ``r`` pivots must vanish. Only when it
+    does not are the eigenvalues computed, to decide and to say by how much.
     """
+    L, piv, rank = factor if factor is not None else pivoted_cholesky(sigma)
+    d = sigma.shape[0]
+    scale = float(np.abs(np.diag(sigma)).max()) if d else 0.0
+    if rank == d:
+        return
+    sp = sigma[piv][:, piv]
+    residual = sp[rank:, rank:] - L[rank:, :rank] @ L[rank:, :rank].T
+    if float(np.abs(residual).max()) <= PSD_TOLERANCE * scale:
+        return
+    eig = np.linalg.eigvalsh(sigma)
+    bad = eig < -PSD_TOLERANCE * scale
+    if not bad.any():
+        return
+    raise ValueError(
+        f"{name} is not positive semi-definite, so it is not a covariance matrix and the Fréchet distance "
+        f"is undefined: its smallest eigenvalue is {float(eig[0]):.4g} against a largest variance of "
+        f"{scale:.4g} (negative eigenvalues below -{PSD_TOLERANCE:g} x that: {int(bad.sum())} of {d}; "
+        f"round-off gives about {d * np.finfo(np.float64).eps * scale:.1g}). Compute it from the features "
+        f"with feature_statistics (or np.cov(features, rowvar=False)); a saved statistic that fails this "
+        f"is corrupted or hand-made")
+
+
+def _trace_sqrt(s1: np.ndarray, s2: np.ndarray) -> float:
+    """tr (s1 s2)^{1/2} for float64 arrays, after checking both are positive semi-definite."""
     from scipy.linalg.blas import dtrmm
 
-    s1 = np.ascontiguousarray(as_float64(sigma1, "sigma1").numpy())
-    s2 = as_float64(sigma2, "sigma2").numpy()
-    L, piv, rank = pivoted_cholesky(s1)
+    L, piv, rank = pivoted_cholesky(np.ascontiguousarray(s1))
+    _require_psd(s1, "sigma1", (L, piv, rank))
     s2p = np.asfortranarray(s2[piv][:, piv])  # P^T sigma2 P
     if rank == L.shape[0]:  # full rank: triangular products, half the work of general ones
         b = dtrmm(1.0, L, s2p, side=1, lower=1)                   # P^T S2 P L
@@ -113,7 +141,28 @@ def trace_sqrt_product(sigma1: Array, sigma2: Array) -> float:
         m = Lr.T @ s2p @ Lr
     m = (m + m.T) / 2
     eig = np.linalg.eigvalsh(m)
+    # With sigma1 positive definite, m is congruent to sigma2: same signs of eigenvalues (Sylvester),
+    # so sigma2 needs its own check only if m has a negative eigenvalue beyond round-off, or if
+    # sigma1 is singular (m then sees sigma2 only on sigma1's range).
+    top = float(np.abs(eig).max()) if len(eig) else 0.0
+    if rank < L.shape[0] or float(eig.min(initial=0.0)) < -1e-9 * top:
+        _require_psd(s2, "sigma2")
     return float(np.sqrt(np.clip(eig, 0, None)).sum())
+
+
+def trace_sqrt_product(sigma1: Array, sigma2: Array) -> float:
+    r""":math:`\operatorname{tr}(\Sigma_1\Sigma_2)^{1/2} = \sum_i \sqrt{\lambda_i(L^\top P^\top\Sigma_2 P L)}`.
+
+    ``sigma1``, ``sigma2``: symmetric positive semi-definite ``(D, D)``;
+    :math:`P^\top\Sigma_1P = LL^\top` is the pivoted Cholesky factorisation of ``sigma1``.
+    Real by construction: tiny negative eigenvalues from round-off are clipped at zero; a
+    matrix with an eigenvalue below ``-PSD_TOLERANCE`` times its largest variance is refused
+    (``ValueError``), since then there is no real square root to take.
+    Cost: a Cholesky, two triangular products and one symmetric eigenvalue problem (no vectors).
+    """
+    s1 = as_float64(sigma1, "sigma1").numpy()
+    s2 = as_float64(sigma2, "sigma2").numpy()
+    return _trace_sqrt(s1, s2)
 
 
 def frechet_distance(mu1: Array, sigma1: Array, mu2: Array, sigma2: Array) -> float:
@@ -124,13 +173,15 @@ def frechet_distance(mu1: Array, sigma1: Array, mu2: Array, sigma2: Array) -> fl
 
     ``mu*``: ``(D,)``; ``sigma*``: ``(D, D)``; numpy arrays or tensors, computed in float64.
     Returns a Python float, never NaN or complex; identical inputs give 0 up to round-off
-    (a result below zero from round-off is returned as 0.0).
+    (a result below zero from round-off is returned as 0.0). A covariance that is not
+    symmetric, or not positive semi-definite beyond round-off (:data:`PSD_TOLERANCE`),
+    raises ``ValueError``.
     """
     mu1_t, s1 = _check_stats(mu1, sigma1, "1")
     mu2_t, s2 = _check_stats(mu2, sigma2, "2")
     check_same_dim(mu1_t.shape[0], mu2_t.shape[0], "frechet_distance")
     diff = mu1_t - mu2_t
-    tr_covmean = trace_sqrt_product(s1, s2)
+    tr_covmean = _trace_sqrt(s1.numpy(), s2.numpy())
     d2 = float(diff @ diff) + float(torch.trace(s1)) + float(torch.trace(s2)) - 2.0 * tr_covmean
     return max(d2, 0.0)
 

@@ -44,13 +44,16 @@ def inception_score_per_split(logits: Union[np.ndarray, torch.Tensor], splits: i
         warnings.warn("inception_score expects logits, but every row is non-negative and sums to 1: these "
                       "look like probabilities. A softmax of probabilities flattens them and lowers the "
                       "score; pass the classifier's logits (or log-probabilities)", UserWarning, stacklevel=3)
-    log_p = torch.log_softmax(x, dim=1)  # log p(y|x), (N, K)
+    # Everything in log space: with sharp logits some p(y|x) underflow to 0, and a class that no
+    # image of a split predicts then has p(y) = 0, log p(y) = -inf and 0 * inf = NaN. log_softmax and
+    # logsumexp keep every log finite for finite logits; a 0 probability then multiplies a finite log.
+    log_p = torch.log_softmax(x, dim=1)  # log p(y|x), (N, K), finite
     p = log_p.exp()
     scores = []
     for i in range(splits):
         lo, hi = i * n // splits, (i + 1) * n // splits
         p_i, log_p_i = p[lo:hi], log_p[lo:hi]
-        log_marginal = torch.log(p_i.mean(0, keepdim=True))  # log p(y), (1, K)
+        log_marginal = torch.logsumexp(log_p_i, 0, keepdim=True) - np.log(hi - lo)  # log p(y), (1, K)
         kl = (p_i * (log_p_i - log_marginal)).sum(1)  # KL(p(y|x) || p(y)) per image
         scores.append(float(kl.mean().exp()))
     return np.asarray(scores)

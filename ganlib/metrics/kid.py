@@ -18,6 +18,7 @@ first set, then from the second, for each subset).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Tuple, Union
 
 import numpy as np
@@ -27,7 +28,11 @@ from ._checks import check_features, check_same_dim
 
 Array = Union[np.ndarray, torch.Tensor]
 
-__all__ = ["polynomial_kernel", "mmd2_unbiased", "kernel_inception_distance"]
+__all__ = ["polynomial_kernel", "mmd2_unbiased", "kernel_inception_distance", "KID_MIN_SUBSET_SIZE"]
+
+KID_MIN_SUBSET_SIZE = 50
+"""Below this subset size :func:`kernel_inception_distance` warns: the unbiased estimate is still
+unbiased, but its spread is large and the std over subsets of a small pool understates it."""
 
 
 def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: Optional[float] = None,
@@ -55,6 +60,8 @@ def kernel_inception_distance(features1: Array, features2: Array, subsets: int =
     Defaults are those of the KID paper and torch-fidelity (100 subsets of 1,000, degree 3,
     gamma = 1/D, coef0 = 1, seed 2020). ``subset_size=None`` uses ``min(N1, N2)``; a subset
     size larger than either set is an error. Seeded: the same inputs give the same number.
+    Warns when ``subset_size < KID_MIN_SUBSET_SIZE`` (50), and when several subsets each hold
+    all of one set (their std then leaves out that set's sampling noise; 0 when both are whole).
     """
     f1 = check_features(features1, "features1")
     f2 = check_features(features2, "features2")
@@ -69,6 +76,22 @@ def kernel_inception_distance(features1: Array, features2: Array, subsets: int =
                          f"pass subset_size <= {min(n1, n2)} (or None to use all of the smaller set)")
     if subsets < 1:
         raise ValueError(f"subsets must be >= 1, got {subsets}")
+    if subset_size < KID_MIN_SUBSET_SIZE:
+        warnings.warn(f"KID on subsets of {subset_size} < {KID_MIN_SUBSET_SIZE} features: the estimate is unbiased "
+                      f"but very noisy at this size (Bińkowski et al. and torch-fidelity use subsets of 1,000), "
+                      f"and the std over subsets drawn from only N1={n1} and N2={n2} features understates that "
+                      f"noise, because the subsets share features; use more samples, and read this KID as a "
+                      f"rough check, not a result", UserWarning, stacklevel=2)
+    if subsets > 1 and subset_size == n1 == n2:
+        warnings.warn(f"subset_size={subset_size} is all of both feature sets: every one of the {subsets} subsets "
+                      f"is the same pair of sets, so the std over subsets is 0 (up to round-off) by construction and says nothing "
+                      f"about the uncertainty; draw subsets smaller than both sets (e.g. half of the smaller) "
+                      f"or report the spread of KID over independent samples", UserWarning, stacklevel=2)
+    elif subsets > 1 and subset_size == min(n1, n2):
+        whole = "features1" if n1 == subset_size else "features2"
+        warnings.warn(f"subset_size={subset_size} is all of {whole}: every subset holds the same {whole}, so the "
+                      f"std over subsets leaves out that set's sampling noise and understates the uncertainty; "
+                      f"draw subsets smaller than both sets (e.g. half of the smaller)", UserWarning, stacklevel=2)
     rng = np.random.RandomState(seed)
     mmds = np.zeros(subsets)
     for i in range(subsets):
