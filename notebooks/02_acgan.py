@@ -374,48 +374,55 @@ import torch.nn.functional as F
 
 
 # %% [markdown]
-# **Exercise 1: AC-GAN's generator loss.** Write `g_loss(fake_source, fake_class_logits,
-# fake_labels)`: the non-saturating $-\mathbb{E}[\log \sigma(s_{fake})]$ plus the cross-entropy
-# of the class logits against the labels the fakes were made for. Use logits throughout.
+# **Exercise 1: what the class term pushes on.** Derive, without autograd, the gradient of the class
+# loss $\mathrm{CE} = -\frac1N\sum_i \log \mathrm{softmax}(c_i)_{y_i}$ with respect to the class logits
+# `c` `(N, K)`, and write `class_loss_gradient(class_logits, labels)` returning it, shape `(N, K)`. (It
+# says how hard G's class term pulls each logit of each fake, and why a confident classifier stops
+# pulling.)
 
 # %%
-def g_loss(fake_source, fake_class_logits, fake_labels):
+def class_loss_gradient(class_logits, labels):
     ### BEGIN SOLUTION
-    adversarial = F.binary_cross_entropy_with_logits(fake_source, torch.ones_like(fake_source))
-    return adversarial + F.cross_entropy(fake_class_logits, fake_labels)
+    p = torch.softmax(class_logits, dim=1)
+    return (p - F.one_hot(labels, class_logits.shape[1]).to(p.dtype)) / len(class_logits)
     ### END SOLUTION
 
 
 # %%
-from ganlib.models.acgan import acgan_g_loss
-from ganlib.student import forbid  # makes the library's version raise while the check runs
+from ganlib.student import forbid  # autograd and the library's loss raise while the check runs
 
-s = torch.tensor([-math.log(3), math.log(2)])                    # sigma = 1/4 and 2/3
-c = torch.tensor([[math.log(3), 0.0, 0.0], [0.0, math.log(2), 0.0]])  # P(label) = 3/5 and 1/2
-with forbid(acgan_g_loss):
-    got = float(g_loss(s, c, torch.tensor([0, 1])))
-assert abs(got - 1.2951336) > 1e-4, "G wants its fakes called real: the BCE target is 1, not 0"
-assert abs(got + 0.0911608) > 1e-4, "that is the saturating loss log(1 - sigma(s)); use -log sigma(s)"
-assert abs(got - 0.8958797) > 1e-4, "the class term is missing: add the cross-entropy on fake_labels"
-assert abs(got - 1.7906269) > 1e-4, "a softmax before cross_entropy is a double softmax: pass the logits"
-assert abs(got - 1.4978662) < 1e-5, f"expected 1.49787 (mean -log sigma(s) + cross-entropy), got {got:.5f}"
+c = torch.tensor([[math.log(3), 0.0, 0.0], [0.0, math.log(2), 0.0]])   # softmax: [.6 .2 .2], [.25 .5 .25]
+with forbid(torch.autograd.grad, F.cross_entropy, F.nll_loss):
+    got = class_loss_gradient(c, torch.tensor([0, 2]))
+expected = torch.tensor([[-0.2, 0.1, 0.1], [0.125, 0.25, -0.375]])
+assert got.shape == (2, 3), f"one gradient per logit: expected shape (2, 3), got {tuple(got.shape)}"
+assert not torch.allclose(got, 2 * expected, atol=1e-5), "CE is a mean over the batch: divide by N"
+assert not torch.allclose(got, -expected, atol=1e-5), "sign: the gradient is softmax(c) - onehot(y), not the reverse"
+assert not torch.allclose(got, torch.tensor([[-0.125, 1 / 6, 0.25], [0.125, 1 / 3, -0.25]]), atol=1e-5), \
+    "the softmax runs over the classes (dim=1), not over the batch"
+assert not torch.allclose(got, torch.tensor([[-0.125, 0.25, 0.25], [0.25, 1 / 3, -0.25]]), atol=1e-5), \
+    "the class probabilities are a softmax over K classes, not K sigmoids"
+assert torch.allclose(got, expected, atol=1e-6), f"expected {expected}, got {got}"
 ### BEGIN HIDDEN TESTS
-from ganlib.models.acgan import acgan_g_loss
-rs, rc, ry = torch.randn(7), torch.randn(7, 5), torch.randint(0, 5, (7,))
-assert torch.allclose(g_loss(rs, rc, ry), acgan_g_loss(rs, rc, ry), atol=1e-6)
+cc, yy = torch.randn(6, 5, requires_grad=True), torch.randint(0, 5, (6,))
+F.cross_entropy(cc, yy).backward()
+assert torch.allclose(class_loss_gradient(cc.detach(), yy), cc.grad, atol=1e-6)
 ### END HIDDEN TESTS
 print("exercise 1 ok")
 
 
 # %% [markdown]
-# **Exercise 2: AC-GAN's discriminator loss.** Write `d_loss(real_source, fake_source,
-# real_class_logits, real_labels, fake_class_logits, fake_labels)` $= -(L_S + L_C)$: BCE on the
-# source logits (real → 1, fake → 0) plus the cross-entropy on real *and* fake class logits.
+# **Exercise 2: one-sided label smoothing.** Salimans et al. (2016) train D with a real target of
+# 0.9 instead of 1, and leave the fake target at 0 (smoothing it too would reward D for putting
+# mass where the fakes are). Extend AC-GAN's discriminator loss: `d_loss_smoothed(real_source,
+# fake_source, real_class_logits, real_labels, fake_class_logits, fake_labels, smooth=0.9)` is
+# $-(L_S + L_C)$ with the real images' source target `smooth`; the class terms stay as they are.
 
 # %%
-def d_loss(real_source, fake_source, real_class_logits, real_labels, fake_class_logits, fake_labels):
+def d_loss_smoothed(real_source, fake_source, real_class_logits, real_labels, fake_class_logits,
+                    fake_labels, smooth=0.9):
     ### BEGIN SOLUTION
-    l_s = (F.binary_cross_entropy_with_logits(real_source, torch.ones_like(real_source))
+    l_s = (F.binary_cross_entropy_with_logits(real_source, torch.full_like(real_source, smooth))
            + F.binary_cross_entropy_with_logits(fake_source, torch.zeros_like(fake_source)))
     l_c = F.cross_entropy(real_class_logits, real_labels) + F.cross_entropy(fake_class_logits, fake_labels)
     return l_s + l_c
@@ -426,22 +433,22 @@ def d_loss(real_source, fake_source, real_class_logits, real_labels, fake_class_
 from ganlib.models.acgan import acgan_d_loss
 from ganlib.student import forbid
 
-real_s, fake_s = torch.tensor([1.0, 2.0]), torch.tensor([-0.5, 0.5])
+real_s, fake_s = torch.tensor([1.0, 2.0]), torch.tensor([-0.5, 1.5])
 real_c, real_y = torch.tensor([[1.0, 0, 0], [0, 0, 2]]), torch.tensor([0, 2])
 fake_c, fake_y = torch.tensor([[0.0, 1, 0], [2, 0, 0]]), torch.tensor([1, 2])
 with forbid(acgan_d_loss):
-    got = float(d_loss(real_s, fake_s, real_c, real_y, fake_c, fake_y))
-assert abs(got - 4.2351613) > 1e-4, "real and fake source targets are swapped: real -> 1, fake -> 0"
-assert abs(got - 1.3396666) > 1e-4, "AC-GAN's D also classifies the fakes: add the class loss on fake logits"
-assert abs(got - 3.2351613) > 1e-4, "the fakes' class loss must use fake_labels, not real_labels"
-assert abs(got - 2.2630754) > 1e-4, "L_S is the sum of the two BCE terms, not their mean"
-assert abs(got - 2.7351613) < 1e-5, f"expected 2.73516, got {got:.5f}"
+    got = float(d_loss_smoothed(real_s, fake_s, real_c, real_y, fake_c, fake_y))
+    got8 = float(d_loss_smoothed(real_s, fake_s, real_c, real_y, fake_c, fake_y, smooth=0.8))
+assert abs(got - 3.0988295) > 1e-5, "no smoothing: the real target must be smooth (0.9), not 1"
+assert abs(got - 3.1988294) > 1e-5, "one-sided: smooth the real target only, leave the fake target at 0"
+assert abs(got - 3.0488293) > 1e-5, "the smoothing goes on the real images' target, not the fakes'"
+assert abs(got - 4.4488297) > 1e-5, "the real target is smooth itself (0.9), not 1 - smooth"
+assert abs(got - 3.3488295) > 1e-5, "only the source target is smoothed: the class terms keep hard labels"
+assert abs(got - 3.2488294) < 1e-5, f"expected 3.24883, got {got:.5f}"
+assert abs(got8 - 3.3988295) < 1e-5, f"smooth=0.8 should give 3.39883, got {got8:.5f}: use the argument"
 ### BEGIN HIDDEN TESTS
-z1, z3 = torch.zeros(2), torch.zeros(2, 3)
-y = torch.tensor([0, 2])
-assert abs(float(d_loss(z1, z1, z3, y, z3, y)) - (2 * math.log(2) + 2 * math.log(3))) < 1e-5
 args = torch.randn(6), torch.randn(6), torch.randn(6, 4), torch.randint(0, 4, (6,)), torch.randn(6, 4), torch.randint(0, 4, (6,))
-assert torch.allclose(d_loss(*args), acgan_d_loss(*args), atol=1e-5)
+assert torch.allclose(d_loss_smoothed(*args, smooth=1.0), acgan_d_loss(*args), atol=1e-5)
 ### END HIDDEN TESTS
 print("exercise 2 ok")
 

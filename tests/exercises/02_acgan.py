@@ -1,53 +1,49 @@
 """Plausible wrong answers to chapter 2's exercises (see ganlib.student)."""
 
+_SMOOTHED = """
+    l_s = (F.binary_cross_entropy_with_logits(real_source, torch.full_like(real_source, {real}))
+           + F.binary_cross_entropy_with_logits(fake_source, torch.full_like(fake_source, {fake})))
+    l_c = (F.cross_entropy(real_class_logits, real_labels{ls})
+           + F.cross_entropy(fake_class_logits, fake_labels{ls}))
+    return l_s + l_c
+"""
+_RIGHT = dict(real="smooth", fake="0.0", ls="")
+
+
+def _smoothed(**wrong):
+    return _SMOOTHED.format(**{**_RIGHT, **wrong})
+
+
 WRONG = {
-    "g_loss": {
-        "BCE target 0": """
-            adversarial = F.binary_cross_entropy_with_logits(fake_source, torch.zeros_like(fake_source))
-            return adversarial + F.cross_entropy(fake_class_logits, fake_labels)
+    "class_loss_gradient": {
+        "not divided by N": """
+            return torch.softmax(class_logits, dim=1) - F.one_hot(labels, class_logits.shape[1]).float()
         """,
-        "saturating loss": """
-            adversarial = -F.binary_cross_entropy_with_logits(fake_source, torch.zeros_like(fake_source))
-            return adversarial + F.cross_entropy(fake_class_logits, fake_labels)
+        "sign flipped": """
+            return (F.one_hot(labels, class_logits.shape[1]).float() - torch.softmax(class_logits, dim=1)) / len(class_logits)
         """,
-        "class term missing": """
-            return F.binary_cross_entropy_with_logits(fake_source, torch.ones_like(fake_source))
+        "softmax over the batch": """
+            return (torch.softmax(class_logits, dim=0) - F.one_hot(labels, class_logits.shape[1]).float()) / len(class_logits)
         """,
-        "double softmax": """
-            adversarial = F.binary_cross_entropy_with_logits(fake_source, torch.ones_like(fake_source))
-            return adversarial + F.cross_entropy(torch.softmax(fake_class_logits, 1), fake_labels)
+        "sigmoids for the softmax": """
+            return (torch.sigmoid(class_logits) - F.one_hot(labels, class_logits.shape[1]).float()) / len(class_logits)
         """,
-        "nll_loss on logits (no log-softmax)": """
-            adversarial = F.binary_cross_entropy_with_logits(fake_source, torch.ones_like(fake_source))
-            return adversarial + F.nll_loss(fake_class_logits, fake_labels)
+        "only the label's logit": """
+            return -F.one_hot(labels, class_logits.shape[1]).float() / len(class_logits)
         """,
-        "the library's loss called": """
-            from ganlib.models.acgan import acgan_g_loss
-            return acgan_g_loss(fake_source, fake_class_logits, fake_labels)
+        "autograd": """
+            c = class_logits.detach().requires_grad_(True)
+            return torch.autograd.grad(F.cross_entropy(c, labels), c)[0]
         """,
     },
-    "d_loss": {
-        "real and fake source targets swapped": """
-            l_s = (F.binary_cross_entropy_with_logits(real_source, torch.zeros_like(real_source))
-                   + F.binary_cross_entropy_with_logits(fake_source, torch.ones_like(fake_source)))
-            return l_s + F.cross_entropy(real_class_logits, real_labels) + F.cross_entropy(fake_class_logits, fake_labels)
-        """,
-        "class loss on the reals only": """
-            l_s = (F.binary_cross_entropy_with_logits(real_source, torch.ones_like(real_source))
-                   + F.binary_cross_entropy_with_logits(fake_source, torch.zeros_like(fake_source)))
-            return l_s + F.cross_entropy(real_class_logits, real_labels)
-        """,
-        "fake class logits against the real labels": """
-            l_s = (F.binary_cross_entropy_with_logits(real_source, torch.ones_like(real_source))
-                   + F.binary_cross_entropy_with_logits(fake_source, torch.zeros_like(fake_source)))
-            return l_s + F.cross_entropy(real_class_logits, real_labels) + F.cross_entropy(fake_class_logits, real_labels)
-        """,
-        "source terms averaged": """
-            l_s = 0.5 * (F.binary_cross_entropy_with_logits(real_source, torch.ones_like(real_source))
-                         + F.binary_cross_entropy_with_logits(fake_source, torch.zeros_like(fake_source)))
-            return l_s + F.cross_entropy(real_class_logits, real_labels) + F.cross_entropy(fake_class_logits, fake_labels)
-        """,
-        "the library's loss called": """
+    "d_loss_smoothed": {
+        "no smoothing": _smoothed(real="1.0"),
+        "both sides smoothed": _smoothed(fake="1 - smooth"),
+        "the fakes smoothed instead": _smoothed(real="1.0", fake="1 - smooth"),
+        "real target 1 - smooth": _smoothed(real="1 - smooth"),
+        "class labels smoothed too": _smoothed(ls=", label_smoothing=1 - smooth"),
+        "smooth fixed at 0.9": _smoothed(real="0.9"),
+        "the library's loss adjusted": """
             from ganlib.models.acgan import acgan_d_loss
             return acgan_d_loss(real_source, fake_source, real_class_logits, real_labels, fake_class_logits, fake_labels)
         """,
