@@ -514,30 +514,43 @@ print("exercise 1 ok")
 
 
 # %% [markdown]
-# **Exercise 2: the paper's discriminator input.** Write `join_label(x, y, num_classes)` that
-# flattens images `x` `(N, C, H, W)` and appends the one-hot labels: `(N, C*H*W + K)`.
+# **Exercise 2: a one-hot label is a per-class bias.** The MLP discriminator above feeds
+# `[x.flatten(1), one_hot(y)]` to a linear layer with weight `W` `(H, P + K)` and bias `b` `(H,)`
+# (P pixels, K classes). Show that the one-hot half only *selects a column* of `W`: write
+# `first_layer_without_one_hot(W, b, x, y)` giving the same `(N, H)` output without building the
+# one-hot vector (so the label acts as a learned bias per class, an embedding of size H).
 
 # %%
-def join_label(x, y, num_classes):
+def first_layer_without_one_hot(W, b, x, y):
     ### BEGIN SOLUTION
-    return torch.cat([x.flatten(1), F.one_hot(y, num_classes).to(x.dtype)], dim=1)
+    pixels = x.flatten(1)
+    P = pixels.shape[1]
+    return pixels @ W[:, :P].T + W[:, P + y].T + b
     ### END SOLUTION
 
 
 # %%
-x = torch.arange(16.0).view(2, 2, 2, 2)   # two channels: the flattening order matters
-joined = join_label(x, torch.tensor([1, 0]), 3)
-assert joined.shape == (2, 11), \
-    f"expected (N, C*H*W + K) = (2, 11), got {tuple(joined.shape)}: K = num_classes one-hot columns"
-assert torch.equal(joined[:, -3:], torch.tensor([[0.0, 1, 0], [1, 0, 0]])), \
-    f"the one-hot label goes last (pixels first); got {joined}"
-assert not torch.equal(joined[:, :8], x.permute(0, 2, 3, 1).flatten(1)), \
-    "flatten in (C, H, W) order, as x.flatten(1) does, not channels last"
-assert torch.equal(joined[:, :8], x.flatten(1)), f"the pixels come first, as x.flatten(1); got {joined}"
+from ganlib.student import forbid  # building the one-hot vector is what the exercise avoids
+
+W = torch.arange(14.0).view(2, 7)          # H = 2, P = 4 pixels, K = 3 classes
+b = torch.tensor([0.5, -1.0])
+x = torch.tensor([[1.0, 0, 2, -1], [0, 3, -2, 1]]).view(2, 1, 2, 2)
+with forbid(F.one_hot):
+    out = first_layer_without_one_hot(W, b, x, torch.tensor([2, 0]))
+assert out.shape == (2, 2), f"one row of H = 2 features per sample: expected (2, 2), got {tuple(out.shape)}"
+assert not torch.allclose(out, torch.tensor([[3.5, 23.0], [2.5, 22.0]])), \
+    "the class columns come after the P pixel columns: W[:, P + y], not W[:, y]"
+assert not torch.allclose(out, torch.tensor([[7.0, 28.0], [6.0, 27.0]])), "you left out the bias b"
+assert not torch.allclose(out, torch.tensor([[16.5, 50.0], [17.5, 51.0]])), \
+    "one-hot selects one class column per sample, not the sum of all of them"
+assert not torch.allclose(out, torch.tensor([[7.5, 18.0], [15.5, 26.0]])), \
+    "W[:, P + y] is (H, N): transpose it to add one column per sample"
+assert torch.allclose(out, torch.tensor([[7.5, 27.0], [6.5, 26.0]])), f"expected [[7.5, 27], [6.5, 26]], got {out}"
 ### BEGIN HIDDEN TESTS
-xx, yy = torch.randn(5, 3, 4, 4), torch.tensor([0, 9, 3, 3, 1])
-jj = join_label(xx, yy, 10)
-assert torch.equal(jj, torch.cat([xx.flatten(1), F.one_hot(yy, 10).float()], 1))
+layer = torch.nn.Linear(3 * 4 * 4 + 10, 5)
+xx, yy = torch.randn(6, 3, 4, 4), torch.tensor([0, 9, 3, 3, 1, 7])
+ref = layer(torch.cat([xx.flatten(1), F.one_hot(yy, 10).float()], 1))
+assert torch.allclose(first_layer_without_one_hot(layer.weight, layer.bias, xx, yy), ref, atol=1e-5)
 ### END HIDDEN TESTS
 print("exercise 2 ok")
 

@@ -8,12 +8,29 @@ WRONG = {
         "V not indexed by the labels": "return h @ w + b + (V * h).sum(dim=1)",
         "the class embedding without h": "return h @ w + b + V[y].sum(dim=1)",
     },
-    "join_label": {
-        "label before the pixels": "return torch.cat([F.one_hot(y, num_classes).to(x.dtype), x.flatten(1)], dim=1)",
-        "one_hot without num_classes": "return torch.cat([x.flatten(1), F.one_hot(y).to(x.dtype)], dim=1)",
-        "the label as one number": "return torch.cat([x.flatten(1), y[:, None].to(x.dtype)], dim=1)",
-        "channels-last flattening": """
-            return torch.cat([x.permute(0, 2, 3, 1).flatten(1), F.one_hot(y, num_classes).to(x.dtype)], dim=1)
+    "first_layer_without_one_hot": {
+        "the class offset P forgotten": """
+            pixels = x.flatten(1)
+            return pixels @ W[:, :pixels.shape[1]].T + W[:, y].T + b
+        """,
+        "the bias left out": """
+            pixels = x.flatten(1)
+            P = pixels.shape[1]
+            return pixels @ W[:, :P].T + W[:, P + y].T
+        """,
+        "every class column summed": """
+            pixels = x.flatten(1)
+            P = pixels.shape[1]
+            return pixels @ W[:, :P].T + W[:, P:].sum(1) + b
+        """,
+        "class columns not transposed": """
+            pixels = x.flatten(1)
+            P = pixels.shape[1]
+            return pixels @ W[:, :P].T + W[:, P + y] + b
+        """,
+        "the one-hot vector built after all": """
+            K = W.shape[1] - x.flatten(1).shape[1]
+            return torch.cat([x.flatten(1), F.one_hot(y, K).float()], 1) @ W.T + b
         """,
     },
 }
