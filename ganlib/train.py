@@ -174,16 +174,23 @@ def _keep_copy(path: Path, previous: Path) -> None:
     os.replace(staging, previous)
 
 
+def _damage_advice(path: Path) -> str:
+    """What to do about a damaged ``path``: the previous checkpoint, if one is kept and loads."""
+    previous = previous_checkpoint(path)
+    if not previous.is_file() or previous == path:
+        return f"No earlier checkpoint is kept beside it: delete {path} to start afresh."
+    try:
+        step = int(torch.load(previous, map_location="cpu", weights_only=True)["step"])
+    except Exception:  # damaged too
+        return (f"The checkpoint before it, {previous}, does not load either: delete both to start afresh.")
+    return (f"The checkpoint before it, {previous} (step {step}), loads: copy it over {path} to resume "
+            f"from step {step}, or delete {path} to start afresh.")
+
+
 def _read_checkpoint(path: Path, map_location: Any) -> Dict[str, Any]:
     """``torch.load(path, weights_only=True)``; a damaged or foreign file -> ``CheckpointError``."""
     import pickle
 
-    previous = previous_checkpoint(path)
-    if previous.is_file() and previous != path:
-        advice = (f"The checkpoint before it is kept as {previous}: copy it over {path} to resume from "
-                  f"there (a few steps earlier), or delete {path} to start afresh.")
-    else:
-        advice = f"No earlier checkpoint is kept beside it: delete {path} to start afresh."
     size = path.stat().st_size
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
@@ -193,13 +200,14 @@ def _read_checkpoint(path: Path, map_location: Any) -> Dict[str, Any]:
             f"checkpoint {path} cannot be loaded safely: it holds objects other than tensors and plain "
             f"values, which weights_only=True refuses ({first}). It was not written by ganlib's "
             "save_checkpoint, or it was altered; do not load it with weights_only=False unless you trust "
-            f"where it came from. {advice}") from err
+            f"where it came from. {_damage_advice(path)}") from err
     except (EOFError, OSError, RuntimeError, ValueError) as err:
         what = "empty (0 bytes)" if size == 0 else f"damaged ({size} bytes, truncated or corrupted)"
         raise CheckpointError(
             f"checkpoint {path} is {what} and cannot be loaded: {type(err).__name__}: "
             f"{str(err).strip().splitlines()[0] if str(err).strip() else 'unexpected end of file'}. "
-            f"A run killed while copying or syncing the file leaves it like this. {advice}") from err
+            "(ganlib writes checkpoints atomically; a copy or sync that did not finish, or a full disk, "
+            f"leaves files like this.) {_damage_advice(path)}") from err
     if not isinstance(state, dict) or state.get("format") != "ganlib-checkpoint-1":
         raise CheckpointError(f"{path} is not a ganlib checkpoint (written by save_checkpoint/fit)")
     return state

@@ -141,12 +141,18 @@ def test_damaged_checkpoint_names_the_file_and_the_previous_one(tmp_path, damage
     print(f"{damage.upper()} CHECKPOINT:", message)
     what = "is empty (0 bytes)" if damage == "empty" else f"is damaged ({len(data) // 2} bytes, truncated"
     assert message.startswith(f"checkpoint {path} {what}")
-    assert f"The checkpoint before it is kept as {tmp_path / 'run.previous.pt'}: copy it over {path}" in message
+    assert (f"The checkpoint before it, {tmp_path / 'run.previous.pt'} (step 10), loads: copy it over {path} "
+            "to resume from step 10") in message
     assert previous_checkpoint(path).read_bytes() == previous_bytes  # nothing good was lost
     # the advice, followed: the run resumes from step 10 and finishes
     shutil.copyfile(previous_checkpoint(path), path)
     _fit(QuadraticConfig(lr=0.25, steps=30), path)
     assert torch.load(path, weights_only=True)["step"] == 30
+    # both damaged: said so
+    for p in (path, previous_checkpoint(path)):
+        p.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"run\.previous\.pt, does not load either: delete both"):
+        _fit(QuadraticConfig(lr=0.25, steps=40), path)
 
 
 def test_damaged_checkpoint_without_a_previous_one(tmp_path):
@@ -253,6 +259,8 @@ CHAINS = {
     # a file written through an earlier symlink of the same name
     "through": ((("out", "->", "sub/f.txt"), ("sub", None), ("out", b"overwrites the link's target")),
                 "'out' twice"),
+    # the chain with another case: on macOS and Windows file systems s/ is S/, so it is refused everywhere
+    "case": ((("S", "->", "."), ("s/t", "->", "..")), "symlink 's/t' -> '..' that points outside"),
     # a hard link to a file reached through the chain
     "hardlink": ((("s", "->", "."), ("s/h", "=>", "s/../../secret")), "climbs out with '..'|hard link"),
 }
@@ -323,7 +331,7 @@ def test_declared_size_and_member_count_bounds(tmp_path):
     archive = tmp_path / "big.zip"
     archive.write_bytes(_zip({"a.bin": noise}))
     with pytest.raises(UnsafeArchiveError, match=r"declares more than 97\.7 KiB of content \(195\.3 KiB up to the "
-                                                 r"member 'a\.bin'\).*pass a larger max_bytes= to extract"):
+                                                 r"member 'a\.bin'\).*If the archive is genuine, pass a larger max_bytes= to extract"):
         extract(archive, tmp_path / "out" / "t", max_bytes=100_000)
     extract(archive, tmp_path / "out" / "t", max_bytes=300_000)  # under the bound: fine
     many = tmp_path / "many.tar.gz"

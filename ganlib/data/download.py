@@ -127,7 +127,7 @@ def forget_checksum(checksums: PathLike, url: str) -> bool:
 
 
 def _reset_hint(record: Path, url: str) -> str:
-    return (f"If the recorded value is the wrong one (a broken first download was pinned) or the file on "
+    return (f"if the recorded value is the wrong one (a broken first download was pinned) or the file on "
             f"the server legitimately changed, reset the pin with "
             f"ganlib.data.download.forget_checksum({str(record)!r}, {url!r}) (or delete that entry from "
             f"{record}) and download again")
@@ -374,7 +374,10 @@ def _check_member_name(name: str, archive: Path) -> str:
 
 
 class _Links:
-    """The symlinks an archive creates, by where they land, to follow them as the file system would."""
+    """The symlinks an archive creates, by where they land, to follow them as the file system would.
+
+    Names are compared case-insensitively, as on macOS and Windows file systems (on others this
+    only refuses a few more archives: none of the data sets' archives holds such links)."""
 
     MAX_HOPS = 64
 
@@ -401,7 +404,7 @@ class _Links:
                     return None
                 parts.pop()
                 continue
-            here = "/".join(parts + [part])
+            here = "/".join(parts + [part]).casefold()
             if here in self.targets:
                 hops += 1
                 target = self.targets[here]
@@ -423,7 +426,7 @@ class _Links:
 
 
 def _bound_hint(limit: str, hint: Optional[str]) -> str:
-    return hint or f"pass a larger {limit}= to extract if the archive really is that large"
+    return hint or f"If the archive is genuine, pass a larger {limit}= to extract"
 
 
 class _Budget:
@@ -484,7 +487,7 @@ def _check_tar(tar: tarfile.TarFile, archive: Path, budget: _Budget) -> None:
             raise UnsafeArchiveError(f"{archive} holds a member {m.name!r} whose path, once the archive's "
                                      "symlinks are followed, leads outside the target folder; refusing to extract")
         if m.issym():
-            links.targets[where] = m.linkname
+            links.targets[where.casefold()] = m.linkname
         _check_link(m, where, links, archive)
         members.append((m, name, where))
     # the second pass, with every link known: a link defined later must not change where an
@@ -497,7 +500,7 @@ def _check_tar(tar: tarfile.TarFile, archive: Path, budget: _Budget) -> None:
                                      f"({'outside the target folder' if now is None else 'elsewhere'}); "
                                      "refusing to extract")
         kind = f"symlink to {m.linkname!r}" if m.issym() else "folder" if m.isdir() else "file"
-        before = kinds.setdefault(where, kind)
+        before = kinds.setdefault(where.casefold(), kind)
         if before != kind and (m.issym() or before.startswith("symlink")):
             raise UnsafeArchiveError(f"{archive} holds {m.name!r} twice, once as a {before} and once as a {kind}; "
                                      "refusing to extract")
