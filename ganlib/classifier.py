@@ -121,7 +121,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
         raise ValueError(f"steps must be >= 1, got {steps}")
     device = torch.device(device) if device is not None else images.device
     gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():  # also when called under no_grad
         torch.manual_seed(seed)
         model = DigitClassifier(num_classes, images.shape[1], images.shape[-1]).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -125,3 +125,17 @@ def test_acgan_learns_conditional_digits(tmp_path):
     acc = conditional_accuracy(clf, *generate_per_class(G, 100))
     assert base < 0.3, f"an untrained generator should be near chance, got {base:.2f}"
     assert acc >= 0.7, f"conditional accuracy {acc:.2f} < 0.70 after {took:.0f}s of training"
+
+
+def test_acgan_step_without_the_real_class_loss(monkeypatch):
+    """real_class_loss=False (chapter 2's pitfall 3): D's loss is BCE + CE on fakes only."""
+    torch.manual_seed(0)
+    G, D = MLPConditionalGenerator(hidden=16), MLPACGANDiscriminator(hidden=16)
+    og, od = torch.optim.SGD(G.parameters(), lr=0.0), torch.optim.SGD(D.parameters(), lr=0.0)
+    real, labels = torch.rand(6, 1, 16, 16) * 2 - 1, torch.arange(6)
+    torch.manual_seed(1)
+    full = acgan_step(G, D, og, od, real, labels)
+    torch.manual_seed(1)
+    partial = acgan_step(G, D, og, od, real, labels, real_class_loss=False)
+    real_s, real_c = D(real)
+    assert torch.allclose(full["d_loss"] - partial["d_loss"], acgan_class_loss(real_c, labels), atol=1e-5)

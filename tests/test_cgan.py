@@ -168,3 +168,29 @@ def test_cgan_learns_conditional_digits(tmp_path):
     x, y = load_digits(16, "test")
     assert intra_class_diversity(clf, images, labels) > 0.5 * intra_class_diversity(clf, x, y), \
         "the generator collapsed within classes"
+
+
+def test_conv_generator_default_is_the_one_hot_label():
+    assert ConvConditionalGenerator().label.mode == "onehot"
+    assert ConvConditionalGenerator(label_mode="embedding").label.dim == 64   # as large as z
+
+
+def test_concat_and_projection_discriminators_share_their_body():
+    """With pooling="sum" the concat D and the projection D differ only in where y enters."""
+    from ganlib.models.cgan import MLPProjectionDiscriminator
+    concat = ConvConditionalDiscriminator(ndf=8, spectral_norm=True, pooling="sum").eval()  # eval: no power
+    proj = ProjectionDiscriminator(ndf=8, spectral_norm=True).eval()                          # iteration per call
+    assert [type(m) for m in concat.body] == [type(m) for m in proj.body]
+    assert concat.out.in_features == proj.num_features
+    x, y = torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 3])
+    assert concat(x, y).shape == (4,)
+    # the sum-pooled concat D is a linear layer on the spatially summed body features
+    h = concat.body(torch.cat([x, nn.functional.one_hot(y, 10).float()[:, :, None, None].expand(-1, -1, 16, 16)], 1))
+    assert torch.allclose(concat(x, y), concat.out(h.sum(dim=(2, 3))).squeeze(1), atol=1e-5)
+    with pytest.raises(ValueError, match="pooling must be"):
+        ConvConditionalDiscriminator(pooling="max")
+    mlp = MLPProjectionDiscriminator(hidden=16)
+    out = mlp(x, y)
+    assert out.shape == (4,) and not torch.allclose(out, mlp(x, (y + 1) % 10))
+    h = mlp.body(x.flatten(1))
+    assert torch.allclose(out, mlp.head.linear(h).squeeze(1) + (mlp.head.embed(y) * h).sum(1), atol=1e-6)

@@ -130,7 +130,7 @@ def acgan_g_loss(fake_source: torch.Tensor, fake_class_logits: torch.Tensor,
 
 
 def acgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-               real: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+               real: torch.Tensor, labels: torch.Tensor, real_class_loss: bool = True) -> Dict[str, torch.Tensor]:
     """One AC-GAN training step.
 
     1. Draw ``y_fake`` uniformly and ``z``; ``fake = G(z, y_fake)``.
@@ -139,12 +139,17 @@ def acgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: 
     3. G descends :func:`acgan_g_loss` on fresh ``z, y``.
 
     Returns ``d_loss``, ``g_loss`` and, for the curves, D's class loss on real images ``d_class_real``.
+    ``real_class_loss=False`` drops D's class loss on real images (chapter 2's pitfall 3: the
+    class head then learns classes only from G's samples); never use it to train.
     """
     check_step_inputs(G, D, real, labels, "acgan_step")
     fake, y_fake = generate_with_labels(G, len(real), D.num_classes, real.device)
     real_source, real_cls = D(real)
     fake_source, fake_cls = D(fake.detach())
-    d_loss = acgan_d_loss(real_source, fake_source, real_cls, labels, fake_cls, y_fake)
+    if real_class_loss:
+        d_loss = acgan_d_loss(real_source, fake_source, real_cls, labels, fake_cls, y_fake)
+    else:
+        d_loss = d_loss_bce(real_source, fake_source) + acgan_class_loss(fake_cls, y_fake)
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()

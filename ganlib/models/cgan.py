@@ -19,7 +19,7 @@ from ..losses import d_loss_bce, g_loss_nonsaturating
 
 __all__ = ["ProjectionHead", "check_labels", "check_step_inputs", "generate_with_labels", "LabelEncoder", "MLPConditionalGenerator",
            "MLPConditionalDiscriminator", "ConvConditionalGenerator", "ConvConditionalDiscriminator",
-           "ProjectionDiscriminator", "cgan_d_loss", "cgan_g_loss", "cgan_step", "sample_labels",
+           "ProjectionDiscriminator", "MLPProjectionDiscriminator", "cgan_d_loss", "cgan_g_loss", "cgan_step", "sample_labels",
            "generate_per_class"]
 
 
@@ -112,16 +112,20 @@ class MLPConditionalGenerator(nn.Module):
     ``z``: ``(N, z_dim)``, ``y``: ``(N,)`` long -> ``(N, channels, image_size, image_size)`` in [-1, 1].
     (The paper maps z and y through separate hidden layers of 200 and 1000 units before
     joining them; joining them at the input is the simpler equivalent used in most code.)
+    ``batch_norm=False`` drops the batch norm after each hidden layer (as chapter 0's
+    ``MLPGenerator``; used for 2-D toy data).
     """
 
     def __init__(self, z_dim: int = 64, num_classes: int = 10, image_size: int = 16, channels: int = 1,
-                 hidden: int = 256, layers: int = 3, label_mode: str = "onehot", embed_dim: int = None):
+                 hidden: int = 256, layers: int = 3, label_mode: str = "onehot", embed_dim: int = None,
+                 batch_norm: bool = True):
         super().__init__()
         self.z_dim, self.num_classes, self.image_size, self.channels = z_dim, num_classes, image_size, channels
         self.label = LabelEncoder(num_classes, label_mode, embed_dim)
         blocks, width = [], z_dim + self.label.dim
         for _ in range(layers - 1):
-            blocks += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+            norm = [nn.BatchNorm1d(hidden)] if batch_norm else []
+            blocks += [nn.Linear(width, hidden), *norm, nn.ReLU()]
             width = hidden
         blocks += [nn.Linear(width, channels * image_size * image_size), nn.Tanh()]
         self.net = nn.Sequential(*blocks)
@@ -164,12 +168,14 @@ class ConvConditionalGenerator(nn.Module):
 
     ``z``: ``(N, z_dim)``, ``y``: ``(N,)`` long -> ``(N, channels, image_size, image_size)`` in [-1, 1].
     Widths halve at every stage, starting from ``ngf * 2**(stages-1)``; ``label_mode``
-    "embedding" (default) or "onehot" says how ``y`` is turned into ``e(y)``.
+    "onehot" (default) or "embedding" says how ``y`` is turned into ``e(y)``. The default is
+    the one-hot label of chapter 1: a learned embedding as large as ``z`` (``embed_dim``
+    defaults to ``z_dim``) can let G ignore ``z`` and draw one image per class.
     Used by chapter 1 (cGAN) and chapter 2 (AC-GAN) alike.
     """
 
     def __init__(self, z_dim: int = 64, num_classes: int = 10, image_size: int = 16, channels: int = 1,
-                 ngf: int = 64, label_mode: str = "embedding", embed_dim: int = None):
+                 ngf: int = 64, label_mode: str = "onehot", embed_dim: int = None):
         super().__init__()
         self.z_dim, self.num_classes, self.image_size, self.channels = z_dim, num_classes, image_size, channels
         stages = _num_upsamplings(image_size, type(self).__name__)
@@ -211,22 +217,28 @@ class ConvConditionalDiscriminator(nn.Module):
     ``[x, onehot(y) broadcast to S x S] -> strided convs -> flatten -> linear -> logit``.
     ``x``: ``(N, C, S, S)``, ``y``: ``(N,)`` long -> logits ``(N,)``. This is the
     convolutional form of Mirza & Osindero's "label joined to the input".
+    ``pooling="sum"`` sums the last 4x4 map over space instead of flattening it, as
+    :class:`ProjectionDiscriminator` does: the two then differ only in where the label enters.
     """
 
     def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, ndf: int = 64,
-                 spectral_norm: bool = False):
+                 spectral_norm: bool = False, pooling: str = "flatten"):
         super().__init__()
-        self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
+        if pooling not in ("flatten", "sum"):
+            raise ValueError(f"pooling must be 'flatten' or 'sum', got {pooling!r}")
+        self.num_classes, self.image_size, self.channels, self.pooling = num_classes, image_size, channels, pooling
         self.body = _conv_body(channels + num_classes, image_size, ndf, spectral_norm, type(self).__name__)
         width = ndf * 2 ** (len(self.body) // 2 - 1)
-        linear = nn.Linear(width * 16, 1)
+        linear = nn.Linear(width * 16 if pooling == "flatten" else width, 1)
         self.out = nn.utils.spectral_norm(linear) if spectral_norm else linear
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         _check_images(x, self.channels, self.image_size, type(self).__name__)
         check_labels(y, self.num_classes, len(x), type(self).__name__)
         maps = F.one_hot(y, self.num_classes).float()[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-        return self.out(self.body(torch.cat([x, maps], dim=1)).flatten(1)).squeeze(1)
+        h = self.body(torch.cat([x, maps], dim=1))
+        h = h.flatten(1) if self.pooling == "flatten" else h.sum(dim=(2, 3))
+        return self.out(h).squeeze(1)
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -252,6 +264,30 @@ class ProjectionDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x), y)
+
+
+class MLPProjectionDiscriminator(nn.Module):
+    r"""The projection discriminator with chapter 1's MLP body: ``D(x, y) = w^T h + embed(y)^T h``.
+
+    ``h = phi(x)``: the hidden layers of :class:`MLPConditionalDiscriminator` on ``flatten(x)``
+    alone (LeakyReLU 0.2); :class:`ProjectionHead` adds the class term. Next to the MLP cGAN's
+    D it differs only in where the label enters (the output instead of the input).
+    """
+
+    def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, hidden: int = 256,
+                 layers: int = 3):
+        super().__init__()
+        self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
+        blocks, width = [], channels * image_size * image_size
+        for _ in range(layers - 1):
+            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.body = nn.Sequential(*blocks)
+        self.head = ProjectionHead(width, num_classes)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        _check_images(x, self.channels, self.image_size, type(self).__name__)
+        return self.head(self.body(x.flatten(1)), y)
 
 
 # --------------------------------------------------------------------------- losses and training step
