@@ -713,39 +713,42 @@ for args in [(2, 1, 3, 7), (4, 3, 2, 9), (3, 1, 5, 5)]:
 print("unet_parameters: correct")
 
 # %% [markdown]
-# **Exercise 2: the generator's objective.** Write `pix2pix_g_loss` from D's logits on the fake
-# pairs, the fake and the target.
+# **Exercise 2: the size of D's logit map.** A convolution with kernel $k$, stride $s$ and padding
+# $p$ turns $h$ pixels into $\lfloor (h + 2p - k)/s \rfloor + 1$. The PatchGAN has `n_layers` 4x4
+# convolutions of stride 2, then two of stride 1, all with padding 1. Write
+# `patch_logits_size(h, n_layers)`: the side of D's output map for an `h` x `h` input pair (30 for
+# 256 px and the 70x70 PatchGAN), so you know how many patches each loss term averages.
 
 # %%
-def pix2pix_g_loss(d_fake_logits, fake, target, lam=100.0):
-    """The generator's pix2pix objective: the non-saturating GAN loss on D's logits for the
-    fake pairs (every patch counts) plus lam times the mean absolute error to the target."""
+def patch_logits_size(h, n_layers=3):
     ### BEGIN SOLUTION
-    gan = F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
-    return gan + lam * (fake - target).abs().mean()
+    for stride in [2] * n_layers + [1, 1]:
+        h = (h + 2 - 4) // stride + 1
+    return h
     ### END SOLUTION
 
 
 # %%
-logits = torch.tensor([0.5, -1, 2, 0, -0.5, 1, 0, 3]).view(2, 1, 2, 2)  # D's patches on 2 fakes
-fake_ = torch.linspace(-1, 1, 24).view(2, 3, 2, 2)
-target_ = torch.linspace(1, -0.5, 24).view(2, 3, 2, 2)  # errors of both signs
-value = float(pix2pix_g_loss(logits, fake_, target_))
-assert abs(value - 94.13935) > 1e-3, "G wants D to call its fakes real: the GAN target is 1, not 0"
-assert abs(value - 117.7897) > 1e-3, "pix2pix uses L1 (mean absolute error), not L2"
-assert abs(value - 2231.01465) > 1e-2, "the L1 term is a mean over pixels, not a sum"
-assert abs(value - 58.88544) > 1e-3, "lam weights the L1 term, not the GAN term"
-assert abs(value + 24.42044) > 1e-3, "take the absolute value of the error before the mean"
-assert abs(value - 97.57128) > 1e-3, "the GAN term is the mean over D's patches, not the sum"
-assert abs(value - 93.51435) < 1e-3, f"expected 93.51435, got {value:.5f}"
-assert abs(float(pix2pix_g_loss(logits, fake_, target_, lam=0.0)) - 0.57956) < 1e-4, "lam scales L1 only"
+from ganlib.models.pix2pix import PatchDiscriminator
+from ganlib.student import forbid  # building D and looking is not deriving
+
+with forbid(PatchDiscriminator):
+    got = {(h, n): patch_logits_size(h, n) for h, n in [(256, 3), (70, 3), (100, 2), (40, 1)]}
+assert got[256, 3] != 24, "each convolution has padding 1: (h + 2 - 4) // s + 1"
+assert got[256, 3] != 32, "the two stride-1 4x4 convolutions shrink the map by one pixel each"
+assert got[256, 3] != 31, "there are two stride-1 convolutions after the stride-2 ones, not one"
+assert got[256, 3] != 62, "n_layers counts the stride-2 convolutions: 3 of them for the 70x70 PatchGAN"
+assert got[256, 3] == 30, f"256 px and n_layers=3 give the official 30x30 map, got {got[256, 3]}"
+assert got[70, 3] != 7, "the formula floors: 35 -> 17, not 18"
+assert got[70, 3] == 6, f"70 px and n_layers=3: 35, 17, 8, then 7, 6; got {got[70, 3]}"
+assert (got[100, 2], got[40, 1]) == (23, 18), f"expected 23 (100 px, n_layers=2) and 18 (40 px, 1), got {got}"
 ### BEGIN HIDDEN TESTS
-big = torch.full((1, 1, 2, 2), 20.0)
-assert pix2pix_g_loss(big, fake_[:1], fake_[:1]).item() < 1e-6, "a fooled D and a perfect output: loss ~ 0"
-zero = torch.zeros(2, 1, 3, 3)
-assert abs(pix2pix_g_loss(zero, torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)).item() - (math.log(2) + 50)) < 1e-4
+import torch
+for h, n in [(64, 1), (128, 4), (300, 5), (33, 2)]:
+    D = PatchDiscriminator(6, 4, n_layers=n)
+    assert patch_logits_size(h, n) == D(torch.zeros(1, 6, h, h)).shape[-1], (h, n)
 ### END HIDDEN TESTS
-print("pix2pix_g_loss: correct")
+print("patch_logits_size: correct")
 
 # %% [markdown]
 # **Exercise 3 (open).** Train the L1 + cGAN model with `lambda_l1=10` and `lambda_l1=1000`

@@ -31,30 +31,36 @@ WRONG = {
             return sum(p.numel() for p in G.parameters())
         """,
     },
-    "pix2pix_g_loss": {
-        "GAN target 0": """
-            gan = F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
-            return gan + lam * (fake - target).abs().mean()
+    "patch_logits_size": {
+        "no padding": """
+            for stride in [2] * n_layers + [1, 1]:
+                h = (h - 4) // stride + 1
+            return h
         """,
-        "L2 instead of L1": """
-            gan = F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
-            return gan + lam * ((fake - target) ** 2).mean()
+        "stride-1 convolutions keep the size": """
+            for _ in range(n_layers):
+                h = h // 2
+            return h
         """,
-        "L1 summed over pixels": """
-            gan = F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
-            return gan + lam * (fake - target).abs().sum()
+        "one stride-1 convolution": """
+            for stride in [2] * n_layers + [1]:
+                h = (h + 2 - 4) // stride + 1
+            return h
         """,
-        "lam on the GAN term": """
-            gan = F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
-            return lam * gan + (fake - target).abs().mean()
+        "n_layers - 1 stride-2 convolutions": """
+            for stride in [2] * (n_layers - 1) + [1, 1]:
+                h = (h + 2 - 4) // stride + 1
+            return h
         """,
-        "signed error (no absolute value)": """
-            gan = F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
-            return gan + lam * (fake - target).mean()
+        "rounding up": """
+            for stride in [2] * n_layers + [1, 1]:
+                h = -(-(h + 2 - 4) // stride) + 1
+            return h
         """,
-        "GAN term summed over patches": """
-            gan = F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits), reduction="sum")
-            return gan + lam * (fake - target).abs().mean()
+        "D built and measured": """
+            import torch
+            from ganlib.models.pix2pix import PatchDiscriminator
+            return PatchDiscriminator(6, 4, n_layers=n_layers)(torch.zeros(1, 6, h, h)).shape[-1]
         """,
     },
 }
