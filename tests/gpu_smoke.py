@@ -83,7 +83,7 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
             model.G.eval()
             out["measure"] = {"|G(x) - x|": float((model.G(x[:1]) - x[:1]).abs().mean())}
     elif chapter.startswith("05"):
-        from ganlib.models.bicyclegan import BicycleGAN, diversity, sample_outputs
+        from ganlib.models.bicyclegan import BicycleGAN, diversity, sample_outputs, to_grey
 
         batches = lambda: StreamingBatches(PairedImages(folder, "train", getattr(cfg, "direction", "AtoB"),  # noqa: E731
                                                         cfg.image_size, jitter=jitter), cfg.batch_size)
@@ -91,7 +91,8 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
                             fit_kwargs=lambda m: {"modules": m.modules_dict(), "optimizers": m.optimizers,
                                                   "config": m.cfg})
         a, _ = registry.load_paired(folder, "val", size=cfg.image_size)
-        outs = sample_outputs(model.G, a[:1], 2, torch.Generator().manual_seed(0))
+        a = to_grey(a[:1]) if cfg.model.in_channels == 1 else a[:1]  # the official --input_nc 1
+        outs = sample_outputs(model.G, a, 2, torch.Generator().manual_seed(0))
         out["measure"] = {"diversity": float(diversity(outs))}
     else:
         raise ValueError(f"no gpu smoke run for {chapter}")

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # chapter -> (archive in the real layout, image width x height, folders, peak-memory bound in MB)
 CHAPTERS = {
     "03_pix2pix": ("facades.tar.gz", (512, 256), ("train", "val", "test"), 3000),
-    "04_cyclegan": ("horse2zebra.zip", (256, 256), ("trainA", "trainB", "testA", "testB"), 3000),
+    "04_cyclegan": ("horse2zebra.zip", (256, 256), ("trainA", "trainB", "testA", "testB"), 6000),
     "05_bicyclegan": ("edges2shoes.tar.gz", (512, 256), ("train", "val"), 3000),
 }
 
