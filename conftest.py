@@ -16,8 +16,14 @@ ganlib.set_threads()
 _durations = defaultdict(float)
 
 
+_printed = {}  # learning and gpu-profile tests: what they printed (quality numbers, memory)
+
+
 def pytest_runtest_logreport(report):
     _durations[report.nodeid] += report.duration
+    if report.when == "call" and report.capstdout.strip() and (
+            "learning" in report.keywords or "gpu_profile" in report.keywords):
+        _printed[report.nodeid] = report.capstdout.strip()
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -32,6 +38,12 @@ def pytest_terminal_summary(terminalreporter):
         else:
             tests[nodeid] = seconds
     tr = terminalreporter
+    if _printed:
+        tr.write_sep("=", "learning and gpu-profile tests: what they measured")
+        for nodeid, text in sorted(_printed.items()):
+            tr.write_line(nodeid)
+            for line in text.splitlines():
+                tr.write_line(f"    {line}")
     if notebooks:
         tr.write_sep("=", "notebooks (nbval, ci profile): time per notebook")
         for path, seconds in sorted(notebooks.items(), key=lambda kv: -kv[1]):
