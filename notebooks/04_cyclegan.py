@@ -674,32 +674,46 @@ import torch
 
 
 # %% [markdown]
-# **Exercise 1.** Write the backward cycle loss $\mathbb{E}\|G(F(y)) - y\|_1$ for generators given
-# as functions.
+# **Exercise 1.** How old is the fake a discriminator sees? Take the image pool above with
+# `pool_size` $N$, one new fake per step, long after the pool filled. Call the fake made at the
+# current step age 0, one made at the previous step age 1, and so on. Derive the distribution of
+# the age of the image the pool returns, and write `shown_age_probabilities(pool_size, max_age)`:
+# a tensor of $P(\text{age} = k)$ for $k = 0, \dots,$ `max_age`. Hint: a given slot is overwritten
+# at a step with probability $\tfrac12 \cdot \tfrac1N$.
 
 # %%
-def backward_cycle_loss(G, F, y):
+def shown_age_probabilities(pool_size, max_age):
     ### BEGIN SOLUTION
-    return (G(F(y)) - y).abs().mean()
+    q = 0.5 / pool_size                        # a given slot is overwritten at a step
+    k = torch.arange(max_age + 1, dtype=torch.float64)
+    stored = q * (1 - q) ** (k - 1)            # the slot was last overwritten k steps ago
+    return torch.where(k == 0, torch.tensor(0.5, dtype=torch.float64), 0.5 * stored)
     ### END SOLUTION
 
 
 # %%
-from ganlib.models.cyclegan import cycle_loss
-from ganlib.student import forbid  # makes the library's version raise while the check runs
-
-y = torch.tensor([-2, 0.5, 1, -1, 0, -1.5, 2, 0.25]).view(2, 1, 2, 2)
-with forbid(cycle_loss):   # G and F below do not commute: G(F(y)) = 3y + 3, F(G(y)) = 3y + 1
-    got = float(backward_cycle_loss(lambda t: 3 * t, lambda t: t + 1, y))
-assert abs(got - 2.3125) > 1e-6, "wrong order: the backward cycle is y -> F(y) -> G(F(y)), not F(G(y))"
-assert abs(got - 2.5625) > 1e-6, "compare G(F(y)) with the real y, not with F(y)"
-assert abs(got - 14.15625) > 1e-6, "the cycle loss is L1 (absolute error), not L2"
-assert abs(got - 24.5) > 1e-6, "E is a mean over pixels and the batch, not a sum"
-assert abs(got - 2.8125) > 1e-6, "take the absolute value before the mean"
-assert abs(got - 3.0625) < 1e-6, f"expected mean |G(F(y)) - y| = 3.0625, got {got}"
+p2 = shown_age_probabilities(2, 4).double()   # N = 2: a slot is overwritten with probability 1/4
+assert p2.shape == (5,), f"one probability per age 0..max_age: expected shape (5,), got {tuple(p2.shape)}"
+assert abs(float(p2[0]) - 0.5) < 1e-9, "half the time the pool returns the new fake: P(age 0) = 1/2"
+assert not torch.allclose(p2[1:], 0.5 * 0.5 * 0.5 ** torch.arange(4.0).double()), \
+    "a slot is overwritten with probability 1/(2N), not 1/N: a swap happens only half the time"
+assert not torch.allclose(p2[1:], 0.5 * 0.25 * 0.75 ** torch.arange(1, 5.0).double()), \
+    "the youngest stored image has age 1 (stored at the previous step): P(age = k) uses (1 - q)^(k - 1)"
+assert not torch.allclose(p2[1:], 0.5 * 0.75 ** torch.arange(4.0).double()), \
+    "P(last overwritten k steps ago) = q (1 - q)^(k - 1): the factor q is missing"
+expected = torch.tensor([0.5, 0.125, 0.09375, 0.0703125, 0.052734375], dtype=torch.float64)
+assert torch.allclose(p2, expected), f"expected {expected.tolist()}, got {p2.tolist()}"
+mean_age = float((torch.arange(2001.0).double() * shown_age_probabilities(50, 2000).double()).sum())
+assert abs(mean_age - 50) < 0.1, f"the mean age of a shown fake is N steps (50 for the paper's pool), got {mean_age:.2f}"
 ### BEGIN HIDDEN TESTS
-yy = torch.randn(3, 3, 8, 8)
-assert torch.isclose(backward_cycle_loss(torch.tanh, torch.sin, yy), (torch.tanh(torch.sin(yy)) - yy).abs().mean())
+from ganlib.models.cyclegan import ImagePool
+pool, ages = ImagePool(2, seed=0), []
+for t in range(4000):
+    shown = pool.query(torch.full((1, 1, 1, 1), float(t)))
+    if t > 100:
+        ages.append(t - int(shown.item()))
+freq = torch.bincount(torch.tensor(ages), minlength=5)[:5].double() / len(ages)
+assert torch.allclose(freq, expected, atol=0.03), (freq, expected)
 ### END HIDDEN TESTS
 print("exercise 1 ok")
 

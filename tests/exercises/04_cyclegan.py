@@ -17,15 +17,31 @@ def _count(**wrong):
 
 
 WRONG = {
-    "backward_cycle_loss": {
-        "wrong order F(G(y))": "return (F(G(y)) - y).abs().mean()",
-        "compared with F(y)": "return (G(F(y)) - F(y)).abs().mean()",
-        "L2": "return ((G(F(y)) - y) ** 2).mean()",
-        "sum": "return (G(F(y)) - y).abs().sum()",
-        "no absolute value": "return (G(F(y)) - y).mean()",
-        "the library's cycle_loss": """
-            from ganlib.models.cyclegan import cycle_loss
-            return cycle_loss(G(F(y)), y)
+    "shown_age_probabilities": {
+        "overwrite probability 1/N": """
+            q = 1 / pool_size
+            k = torch.arange(max_age + 1, dtype=torch.float64)
+            return torch.where(k == 0, torch.tensor(0.5, dtype=torch.float64), 0.5 * q * (1 - q) ** (k - 1))
+        """,
+        "ages of stored images start at 0": """
+            q = 0.5 / pool_size
+            k = torch.arange(max_age + 1, dtype=torch.float64)
+            return torch.where(k == 0, torch.tensor(0.5, dtype=torch.float64), 0.5 * q * (1 - q) ** k)
+        """,
+        "the factor q missing": """
+            q = 0.5 / pool_size
+            k = torch.arange(max_age + 1, dtype=torch.float64)
+            return torch.where(k == 0, torch.tensor(0.5, dtype=torch.float64), 0.5 * (1 - q) ** (k - 1))
+        """,
+        "no mass at age 0 (the new fake forgotten)": """
+            q = 0.5 / pool_size
+            k = torch.arange(max_age + 1, dtype=torch.float64)
+            return torch.where(k == 0, torch.tensor(0.0, dtype=torch.float64), q * (1 - q) ** (k - 1))
+        """,
+        "uniform over the pool's slots": """
+            k = torch.arange(max_age + 1, dtype=torch.float64)
+            return torch.where(k == 0, torch.tensor(0.5, dtype=torch.float64),
+                               torch.where(k <= pool_size, 0.5 / pool_size, 0.0).double())
         """,
     },
     "resnet_generator_parameters": {
