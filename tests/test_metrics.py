@@ -290,6 +290,25 @@ def test_fid_rises_monotonically_with_disturbance(digits_features, name):
     assert real.shape[1] == 128
 
 
+def test_fid_rises_as_another_class_is_mixed_in(digits_features):
+    """The sixth disturbance: digits 0-8 as the data set, images of 9s mixed in."""
+    from ganlib.data.digits import load_digits
+    from ganlib.metrics import extract_features
+    from ganlib.metrics.disturbances import MIX_IN_FRACTIONS, mix_in
+
+    ext, _, _ = digits_features
+    train, train_y = load_digits(16, "train")
+    test, test_y = load_digits(16, "test")
+    reference = extract_features(ext, train[train_y != 9])
+    nines = torch.cat([train[train_y == 9], test[test_y == 9]])
+    base = test[test_y != 9][:200]
+    fids = [fid_from_features(reference, extract_features(ext, mix_in(base, nines, a))) for a in MIX_IN_FRACTIONS]
+    assert all(b > a for a, b in zip(fids, fids[1:])) and fids[-1] > 3 * fids[0], fids
+    assert torch.equal(mix_in(base, nines, 0.0), base)
+    with pytest.raises(ValueError, match="other holds only"):
+        mix_in(base, nines[:10], 0.5)
+
+
 def test_disturbances_identity_at_zero_and_range():
     from ganlib.metrics.disturbances import DISTURBANCES
 

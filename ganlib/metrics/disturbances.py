@@ -5,7 +5,9 @@ Each function takes images ``(N, C, H, W)`` in [-1, 1] and a strength ``alpha``
 [-1, 1]; random ones take a ``seed`` and never touch the global RNG. The paper's
 strengths (for 64×64 CelebA) are noise and rectangles alpha in {0, .25, .5, .75},
 blur sigma and swirl strength in {0, 1, 2, 4}, salt-and-pepper fraction in
-{0, .1, .2, .3}; FID should rise with each.
+{0, .1, .2, .3}; FID should rise with each. The sixth disturbance, :func:`mix_in` (ImageNet
+images mixed into CelebA in the paper, fraction in {0, .25, .5, .75}), needs a second image set,
+so it is not in :data:`DISTURBANCES`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gaussian_noise", "gaussian_blur", "black_rectangles", "swirl", "salt_and_pepper", "DISTURBANCES"]
+__all__ = ["gaussian_noise", "gaussian_blur", "black_rectangles", "swirl", "salt_and_pepper", "mix_in",
+           "DISTURBANCES", "MIX_IN_FRACTIONS"]
 
 
 def _check(images: torch.Tensor, alpha: float, name: str, upper: float = math.inf) -> None:
@@ -96,6 +99,31 @@ def salt_and_pepper(images: torch.Tensor, alpha: float, seed: int = 0) -> torch.
     value = torch.where(white, 1.0, -1.0).to(images)
     return torch.where(hit.to(images.device), value.expand_as(images), images)
 
+
+def mix_in(images: torch.Tensor, other: torch.Tensor, alpha: float, seed: int = 0) -> torch.Tensor:
+    """Replace a fraction ``alpha`` of ``images`` (chosen at random) by images of another data set ``other``.
+
+    Heusel et al.'s sixth disturbance ("ImageNet contamination" of CelebA). The number of
+    images stays ``len(images)``, so FIDs at different ``alpha`` use the same N.
+    """
+    _check(images, alpha, "mix_in", 1.0)
+    _check(other, 0.0, "mix_in (other)")
+    if other.shape[1:] != images.shape[1:]:
+        raise ValueError(f"mix_in: other images must have the shape of images, {tuple(images.shape[1:])}, "
+                         f"got {tuple(other.shape[1:])}")
+    k = int(round(alpha * len(images)))
+    if k > len(other):
+        raise ValueError(f"mix_in: alpha={alpha} replaces {k} of {len(images)} images, but other holds only "
+                         f"{len(other)}; pass more other images or fewer images")
+    g = torch.Generator().manual_seed(seed)
+    out = images.clone()
+    which = torch.randperm(len(images), generator=g)[:k]
+    out[which] = other[torch.randperm(len(other), generator=g)[:k]].to(out)
+    return out
+
+
+#: the paper's fractions of the other data set for :func:`mix_in`
+MIX_IN_FRACTIONS = (0.0, 0.25, 0.5, 0.75)
 
 #: name -> (function, the paper's strengths)
 DISTURBANCES = {
