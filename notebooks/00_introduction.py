@@ -39,6 +39,8 @@ if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book
     import subprocess
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/ganbook/ganbook"], check=True)
+    # Checkpoints outlive a runtime reset on Google Drive (ganlib.checkpoint_dir uses it once mounted):
+    # from google.colab import drive; drive.mount("/content/drive")
 
 # %%
 from dataclasses import dataclass
@@ -57,7 +59,13 @@ from ganlib.train import fit
 device = ganlib.setup(seed=0)
 
 
-# %% tags=["parameters"]
+# %%
+from typing import Optional, Tuple
+
+from ganlib.models import mlp_gan
+from ganlib.runs import Run, by_row, format_table, run_all, verdict
+
+
 @dataclass
 class IntroConfig:
     ring_steps: int = 2000      # GAN steps on the 2-D ring
@@ -67,14 +75,24 @@ class IntroConfig:
     hidden: int = 128           # width of the MLPs on the ring
     digits_hidden: int = 256    # width of the MLPs on the digits
     lr: float = 1e-3            # Adam, beta1 = 0.5 as in DCGAN (Radford et al. 2016)
+    seeds: Tuple[int, ...] = (0, 1, 2)   # independent runs per row of a comparison
+    workers: Optional[int] = None        # processes side by side (None: one per core)
 
 
-PROFILE = ganlib.get_profile()  # "ci", "cpu" or "gpu": GANLIB_PROFILE, else chosen automatically
+# %% tags=["parameters"]
+PROFILE = ""   # "ci", "cpu" or "gpu"; "" = GANLIB_PROFILE, else chosen automatically
+SEEDS = None   # e.g. (0, 1, 2, 3, 4) to override the profile's seeds
+
+# %%
+PROFILE = ganlib.get_profile(PROFILE)
 cfg = ganlib.choose(PROFILE,
-                    ci=IntroConfig(ring_steps=1500, digits_steps=600),
+                    ci=IntroConfig(digits_steps=600, seeds=(0,), workers=1),
                     cpu=IntroConfig(),
                     gpu=IntroConfig(digits_steps=10000))
-print(PROFILE, cfg)
+if SEEDS is not None:
+    cfg = ganlib.override(cfg, seeds=tuple(SEEDS))
+print(f"profile: {PROFILE}")
+print(cfg)
 
 # %% [markdown]
 # ## How this book works
@@ -306,6 +324,8 @@ digits, labels = load_digits(8)
 ganlib.seed_everything(0)
 Gd = ganlib.models.MLPGenerator(z_dim=32, out_dim=64, hidden=cfg.digits_hidden, out_activation="tanh")
 Dd = ganlib.models.MLPDiscriminator(in_dim=64, hidden=cfg.digits_hidden)
+with torch.no_grad():
+    untrained_digits = mlp_gan.judge_unconditional(Gd(torch.randn(1000, 32)).view(-1, 1, 8, 8))
 opt_gd = torch.optim.Adam(Gd.parameters(), lr=2e-4, betas=(0.5, 0.999))
 opt_dd = torch.optim.Adam(Dd.parameters(), lr=2e-4, betas=(0.5, 0.999))
 history_d = fit(lambda batch: gan_step(Gd, Dd, opt_gd, opt_dd, batch[0].flatten(1)),
@@ -315,45 +335,149 @@ with torch.no_grad():
     fake_digits = Gd(torch.randn(40, 32)).view(-1, 1, 8, 8)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 viz.show_grid(digits[:40], nrow=10, title="real", ax=axes[0])
-viz.show_grid(fake_digits, nrow=10, title=f"generated after {cfg.digits_steps} steps", ax=axes[1]);
+viz.show_grid(fake_digits, nrow=10, title=f"generated after {cfg.digits_steps} steps", ax=axes[1])
+plt.show()
+
+# %% [markdown]
+# A number for the digits GAN: a small classifier trained on the real digits (the *judge* of
+# chapter 1, here at 8 px) labels 1,000 samples. `classes_covered` counts the classes that get
+# at least 5 % of them, `class_spread` is the effective number of classes ($e^{H}$ of the
+# judged class frequencies), `confidence` the judge's mean top probability.
+
+# %%
+with torch.no_grad():
+    trained_digits = mlp_gan.judge_unconditional(Gd.eval()(torch.randn(1000, 32)).view(-1, 1, 8, 8))
+print(f"{'':<12}" + "".join(f"{k:>17}" for k in trained_digits))
+for name, m in [("untrained", untrained_digits), ("trained", trained_digits),
+                ("real digits", mlp_gan.judge_unconditional(digits[:1000]))]:
+    print(f"{name:<12}" + "".join(f"{v:>17.2f}" for v in m.values()))
+assert trained_digits["confidence"] > untrained_digits["confidence"]
+
+# %% [markdown]
+# ## Measure: the two generator losses in training, over seeds
+#
+# The gradient cell above shows one number at one logit. Does it matter in training? We
+# train the same GAN twice per seed, once with the non-saturating loss and once with the
+# minimax ("saturating") loss $\log(1 - \sigma(D(G(z))))$: same networks, data, optimiser,
+# steps and seeds; only the generator's loss differs (`mlp_gan.gan_step(..., g_loss=...)`).
+# Each run is `ganlib.models.mlp_gan.train_and_measure(config, seed)`, run side by side by
+# `ganlib.runs`. On the digits the number is the 8 px judge classifier's view of 1,000
+# samples (`mlp_gan.judge_unconditional`): how many of the 10 classes get at least 5 % of
+# the samples, the effective number of classes drawn (`class_spread`, 10 for a uniform mix)
+# and the judge's mean confidence.
+
+# %%
+ring_run = mlp_gan.IntroRunConfig(data="ring", steps=cfg.ring_steps, batch_size=cfg.batch_size,
+                                  z_dim=cfg.z_dim, hidden=cfg.hidden, lr=cfg.lr)
+digits_run = mlp_gan.IntroRunConfig(data="digits", steps=cfg.digits_steps, batch_size=128, z_dim=32,
+                                    hidden=cfg.digits_hidden, lr=2e-4, n_eval=1000)
+LOSSES = {"non-saturating": "nonsaturating", "saturating": "saturating"}
+runs = [Run(mlp_gan.train_and_measure, ganlib.override(base, g_loss=loss), seed, row=f"{data}, {name}")
+        for data, base in [("ring", ring_run), ("digits", digits_run)]
+        for name, loss in LOSSES.items() for seed in cfg.seeds]
+results = run_all(runs, workers=cfg.workers)
+rows = by_row(results)
+print(f"CPU seconds, all runs: {sum(r.cpu_seconds for r in results):.0f}")
+print(format_table([r for r in results if r.row.startswith("ring")], ["modes_covered", "high_quality"]))
+print()
+print(format_table([r for r in results if r.row.startswith("digits")],
+                   ["classes_covered", "class_spread", "confidence"]))
+print()
+for data, measure in [("ring", "modes_covered"), ("ring", "high_quality"),
+                      ("digits", "class_spread"), ("digits", "confidence")]:
+    a, b = (f"{data}, {name}" for name in LOSSES)
+    print(verdict(a, [v[measure] for v in rows[a]], b, [v[measure] for v in rows[b]], measure))
+
+# %% [markdown]
+# What every seed agrees on is asserted: with the non-saturating loss the ring GAN covers all
+# 8 modes with at least 70 % high-quality samples (the criterion of the learning test
+# `tests/test_introduction.py`), in every seed.
+
+# %%
+for v in rows["ring, non-saturating"]:
+    assert v["modes_covered"] == 8 and v["high_quality"] >= 0.70, v
+sat_modes = [v["modes_covered"] for v in rows["ring, saturating"]]
+print(f"non-saturating: 8 of 8 modes in all {len(cfg.seeds)} seeds; "
+      f"saturating: {', '.join(f'{m:.0f}' for m in sat_modes)} modes")
 
 # %% [markdown]
 # ## Pitfalls
 #
 # **A Sigmoid followed by `BCELoss`.** Many write-ups end $D$ in `nn.Sigmoid()` and use
-# `nn.BCELoss`. Mathematically the same, numerically not: once $D$ is confident, the sigmoid
-# rounds to exactly 0 or 1 in float32, `BCELoss` clamps $\log 0$ to $-100$, and the gradient is
-# lost. `BCEWithLogitsLoss` evaluates $\log \sigma(x)$ with the log-sum-exp trick and stays exact.
+# `nn.BCELoss`. Mathematically the same, numerically not, and it bites long before the
+# probabilities underflow. `BCELoss`'s backward divides by $\max(p(1-p), 10^{-12})$, so once
+# $\sigma(\ell) < 10^{-12}$, i.e. $\ell < \ln 10^{-12} \approx -27.6$, the gradient shrinks
+# by the factor $p / 10^{-12}$ while the loss still reads the right value. On the other side,
+# $1 + e^{-\ell}$ rounds to exactly 1 in float32 once $e^{-\ell}$ is below half the float32
+# spacing above 1 ($\ell > 16.6$): $\sigma(\ell) = 1$, $\log(1 - 1)$ is clamped to $-100$,
+# and the gradient is 0. `BCEWithLogitsLoss` evaluates $\log \sigma(\ell)$ with the
+# log-sum-exp trick: loss $|\ell|$, gradient $\mp 1$, exact at every logit.
 
 # %%
-x = torch.tensor([-120.0], requires_grad=True)  # D is sure a fake is fake
-loss_sig = nn.BCELoss()(torch.sigmoid(x), torch.ones(1))
-(grad_sig,) = torch.autograd.grad(loss_sig, x)
-x = torch.tensor([-120.0], requires_grad=True)
-loss_logit = nn.BCEWithLogitsLoss()(x, torch.ones(1))
-(grad_logit,) = torch.autograd.grad(loss_logit, x)
-print(f"Sigmoid + BCELoss : loss {loss_sig.item():8.2f}  gradient {grad_sig.item():+.3f}")
-print(f"BCEWithLogitsLoss : loss {loss_logit.item():8.2f}  gradient {grad_logit.item():+.3f}")
-assert loss_sig.item() == 100.0 and grad_sig.item() == 0.0   # clamped, no gradient for G
-assert abs(loss_logit.item() - 120.0) < 1e-3 and abs(grad_logit.item() + 1.0) < 1e-6
+def loss_and_grad(loss_fn, logit, target):
+    x = torch.tensor([logit], requires_grad=True)
+    loss = loss_fn(x, torch.tensor([target]))
+    (grad,) = torch.autograd.grad(loss, x)
+    return loss.item(), grad.item()
+
+
+naive = lambda x, t: nn.BCELoss()(torch.sigmoid(x), t)          # noqa: E731  the pitfall
+stable = lambda x, t: nn.BCEWithLogitsLoss()(x, t)               # noqa: E731
+print("target 1 (G's non-saturating loss on a fake D rejects; D's loss on a real):")
+print(f"{'logit':>7}{'naive loss':>12}{'naive grad':>12}{'stable loss':>13}{'stable grad':>13}")
+for logit in (-10.0, -20.0, -27.0, -28.0, -30.0, -35.0, -120.0):
+    (ln, gn), (ls, gs) = loss_and_grad(naive, logit, 1.0), loss_and_grad(stable, logit, 1.0)
+    print(f"{logit:>7.0f}{ln:>12.3f}{gn:>12.5f}{ls:>13.3f}{gs:>13.5f}")
+print("target 0 (D's loss on a fake it scores as real):")
+for logit in (10.0, 16.0, 17.0, 30.0):
+    (ln, gn), (ls, gs) = loss_and_grad(naive, logit, 0.0), loss_and_grad(stable, logit, 0.0)
+    print(f"{logit:>7.0f}{ln:>12.3f}{gn:>12.5f}{ls:>13.3f}{gs:>13.5f}")
+
+# where the naive gradient has lost half its size, scanning the logits -20, -20.1, ...
+scan = [-20 - 0.1 * i for i in range(200)]
+half = next(l for l in scan if abs(loss_and_grad(naive, l, 1.0)[1]) < 0.5)
+print(f"the naive gradient is below half its true size from logit {half:.1f} on, "
+      f"where its loss still reads {loss_and_grad(naive, half, 1.0)[0]:.2f} (true {-half:.2f})")
+# near -28 the loss is right but the gradient is already smaller; by -35 it is gone
+l28, g28 = loss_and_grad(naive, -28.0, 1.0)
+l35, g35 = loss_and_grad(naive, -35.0, 1.0)
+assert abs(l28 - 28.0) < 1e-3 and abs(l35 - 35.0) < 1e-3, "the naive loss still reads fine"
+assert abs(g28) < 0.8 and abs(g35) < 1e-3, "while its gradient vanishes"
+# a fake scored at logit 17: loss 100 (clamped), gradient exactly 0; the stable form: 17 and +1
+assert loss_and_grad(naive, 17.0, 0.0) == (100.0, 0.0)
+assert abs(loss_and_grad(stable, 17.0, 0.0)[0] - 17.0) < 1e-4 and abs(loss_and_grad(stable, 17.0, 0.0)[1] - 1.0) < 1e-6
+assert all(abs(loss_and_grad(stable, l, 1.0)[1] + 1.0) < 1e-6 for l in (-28.0, -35.0, -120.0))
 
 # %% [markdown]
 # **`BatchNorm2d(channels, 0.8)`.** The second positional argument of `BatchNorm` is `eps`,
-# not `momentum`: this popular line sets $\epsilon = 0.8$, which changes the normalisation.
+# not `momentum`: this popular line sets $\epsilon = 0.8$. Batch norm divides by
+# $\sqrt{\mathrm{Var}[x] + \epsilon}$, so with $\epsilon = 0.8$ it no longer normalises:
+# features whose standard deviation is 0.1 come out with standard deviation
+# $0.1 / \sqrt{0.01 + 0.8} \approx 0.11$ instead of 1, and small activations stay small.
 
 # %%
-bn = nn.BatchNorm2d(16, 0.8)
-print("eps =", bn.eps, " momentum =", bn.momentum)
-assert bn.eps == 0.8 and bn.momentum == 0.1
+torch.manual_seed(0)
+features = 0.1 * torch.randn(64, 16, 8, 8)                # a batch of features with std 0.1
+print(f"input std {features.std():.3f}")
+for bn in (nn.BatchNorm2d(16), nn.BatchNorm2d(16, 0.8)):
+    out = bn(features)                                    # train mode: normalised by batch statistics
+    expected = features.std(unbiased=False) / (features.var(unbiased=False) + bn.eps) ** 0.5
+    print(f"BatchNorm2d(16, eps={bn.eps:g}, momentum={bn.momentum}): output std {out.std():.3f} "
+          f"(std / sqrt(var + eps) = {expected:.3f})")
+    assert abs(out.std() - expected) < 0.01
+assert abs(nn.BatchNorm2d(16)(features).std() - 1) < 0.01
+assert nn.BatchNorm2d(16, 0.8)(features).std() < 0.15
 
 # %% [markdown]
 # ## Summary
 #
 # - A GAN trains $D$ to tell real from generated samples and $G$ to fool it; the fixed point
 #   of the game is $p_g = p_\text{data}$.
-# - Use the non-saturating generator loss and compute every loss from logits.
-# - Measure what the model learned with a number and a baseline: here, modes covered by the
-#   trained vs an untrained generator.
+# - Use the non-saturating generator loss (compare the two losses over seeds in the table
+#   above) and compute every loss from logits: a Sigmoid followed by `BCELoss` loses the
+#   gradient from a logit of about $-28$ (and at $+17$ on the other side).
+# - Measure what the model learned with a number and a baseline, over several seeds: here,
+#   modes covered by the trained vs an untrained generator.
 
 # %% [markdown]
 # ## Exercises
