@@ -29,7 +29,8 @@ from typing import Dict, Tuple
 import numpy as np
 import torch
 
-__all__ = ["CLASSES", "LABEL_COLOURS", "load_toy_facades", "sample_layout", "render_labels", "render_facade"]
+__all__ = ["CLASSES", "LABEL_COLOURS", "load_toy_facades", "sample_layout", "render_labels", "render_facade",
+           "labels_from_map", "free_style_renderings"]
 
 CLASSES = ("sky", "wall", "window", "door", "cornice", "balcony")
 # label-map colours (RGB in [0, 1]), in the spirit of the CMP facade labels
@@ -172,3 +173,32 @@ def load_toy_facades(n: int = 1000, size: int = 64, split: str = "train", seed: 
         B[i] = render_facade(layout)
     to = lambda x: torch.from_numpy(x) * 2 - 1  # noqa: E731
     return to(A), to(B)
+
+
+def labels_from_map(A: torch.Tensor) -> torch.Tensor:
+    """Class indices ``(N, H, W)`` of label maps ``A (N, 3, H, W)`` in [-1, 1] (nearest label colour).
+
+    The ground truth a segmenter is scored against: ``labels_from_map(load_toy_facades(...)[0])``.
+    """
+    colours = torch.from_numpy(LABEL_COLOURS).to(A) * 2 - 1            # (K, 3)
+    dist = ((A[:, None] - colours[None, :, :, None, None]) ** 2).sum(2)  # (N, K, H, W)
+    return dist.argmin(1)
+
+
+def free_style_renderings(n: int = 100, size: int = 64, split: str = "test", k: int = 8, seed: int = 0,
+                          draw_seed: int = 1) -> torch.Tensor:
+    """``(k, n, 3, size, size)``: the first ``n`` scenes of a split, each rendered ``k`` times with
+    fresh values of what the label map does not determine (brick phase, wall brightness).
+
+    The spread of these renderings over ``k`` is the true uncertainty of ``B`` given ``A``:
+    what a generator that models the conditional distribution would reproduce.
+    """
+    out = np.empty((k, n, 3, size, size), np.float32)
+    draws = np.random.default_rng([draw_seed, SPLITS[split]])
+    for i in range(n):
+        layout = sample_layout(np.random.default_rng([seed, SPLITS[split], i]), size)
+        for j in range(k):
+            layout = dict(layout, brightness=float(draws.uniform(0.92, 1.08)),
+                          phase=(int(draws.integers(0, 4)), int(draws.integers(0, 8))))
+            out[j, i] = render_facade(layout)
+    return torch.from_numpy(out) * 2 - 1

@@ -15,10 +15,12 @@ official ``G_Unet_add_input``) or to the input of every down-sampling convolutio
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
@@ -29,9 +31,11 @@ from ..losses import gan_losses
 
 __all__ = [
     "norm_layer", "init_weights", "receptive_field", "empirical_receptive_field", "min_input_size",
-    "high_frequency_energy", "evaluate_translation",
+    "high_frequency_energy", "evaluate_translation", "dropout_spread",
     "UNetBlock", "UNetGenerator", "PatchDiscriminator",
-    "Pix2PixConfig", "Pix2Pix", "pix2pix_step", "linear_decay", "random_jitter", "JitteredBatches",
+    "Pix2PixConfig", "Pix2Pix", "pix2pix_step", "linear_decay", "paper_schedule", "random_jitter",
+    "JitteredBatches", "Pix2PixExperiment", "load_pairs", "make_batches", "train_pix2pix",
+    "measure_pix2pix", "train_and_measure",
 ]
 
 NORMS = ("batch", "instance", "none")
@@ -108,6 +112,9 @@ class UNetBlock(nn.Module):
     - up: ``ReLU -> ConvTranspose 4x4 stride 2`` (or resize + 3x3 conv) ``-> norm`` and
       ``Dropout(0.5)`` in the middle levels, or ``-> Tanh`` in the outermost one.
 
+    With ``skips=False`` the block returns the decoded features alone: the paper's
+    "encoder-decoder" baseline, the U-Net with its skip connections severed (section 4.3).
+
     The skip carries ``x``. (The official block's in-place LeakyReLU overwrites ``x`` before
     it is concatenated, so there the skip carries ``LeakyReLU(x)``; that changes nothing,
     because the next layer to see the skip is the parent's up-path ``ReLU`` and
@@ -117,13 +124,14 @@ class UNetBlock(nn.Module):
     def __init__(self, outer_nc: int, inner_nc: int, input_nc: Optional[int] = None,
                  submodule: Optional["UNetBlock"] = None, outermost: bool = False,
                  innermost: bool = False, norm: str = "batch", use_dropout: bool = False,
-                 nz: int = 0, upsample: str = "basic"):
+                 nz: int = 0, upsample: str = "basic", skips: bool = True):
         super().__init__()
         if upsample not in UPSAMPLES:
             raise ValueError(f"unknown upsample {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
         input_nc = outer_nc if input_nc is None else input_nc
         make_norm, bias = norm_layer(norm), _uses_bias(norm)
         self.outermost, self.innermost, self.nz, self.input_nc = outermost, innermost, nz, input_nc
+        self.skip = skips and not outermost
 
         down = [("conv", nn.Conv2d(input_nc + nz, inner_nc, 4, stride=2, padding=1, bias=bias))]
         if not (outermost or innermost):
@@ -131,7 +139,7 @@ class UNetBlock(nn.Module):
         self.down = nn.Sequential(OrderedDict(down))
         self.inner = submodule
 
-        up_in = inner_nc if innermost else 2 * inner_nc
+        up_in = inner_nc if (innermost or not skips) else 2 * inner_nc  # the inner block's skip doubles it
         up_bias = True if outermost else bias
         up = [("act", nn.ReLU())]
         if upsample == "basic":
@@ -155,7 +163,7 @@ class UNetBlock(nn.Module):
         if self.inner is not None:
             h = self.inner(h, z)
         h = self.up(h)
-        return h if self.outermost else torch.cat([x, h], 1)
+        return torch.cat([x, h], 1) if self.skip else h
 
 
 
@@ -195,12 +203,13 @@ class UNetGenerator(nn.Module):
     ``init_weights(G, 0.02, kind="xavier")``.)
 
     ``upsample``: ``"basic"`` (transposed 4x4 conv, pix2pix) or ``"bilinear"``/``"nearest"``
-    (resize then 3x3 conv, BicycleGAN's options).
+    (resize then 3x3 conv, BicycleGAN's options). ``skips=False``: the encoder-decoder of the
+    paper's generator ablation (the same layers without the skip connections).
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, num_downs: int = 8,
                  ngf: int = 64, norm: str = "batch", use_dropout: bool = True, nz: int = 0,
-                 z_injection: str = "input", upsample: str = "basic"):
+                 z_injection: str = "input", upsample: str = "basic", skips: bool = True):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"num_downs must be >= 5 (the official U-Net has 5 fixed levels), got {num_downs}")
@@ -212,9 +221,9 @@ class UNetGenerator(nn.Module):
             raise ValueError(f"nz must be >= 0, got {nz}")
         self.in_channels, self.out_channels, self.num_downs = in_channels, out_channels, num_downs
         self.ngf, self.norm, self.use_dropout, self.nz = ngf, norm, use_dropout, nz
-        self.z_injection, self.upsample = z_injection, upsample
+        self.z_injection, self.upsample, self.skips = z_injection, upsample, skips
         z_all = nz if z_injection == "all" else 0
-        kw = dict(norm=norm, upsample=upsample, nz=z_all)
+        kw = dict(norm=norm, upsample=upsample, nz=z_all, skips=skips)
         block = UNetBlock(ngf * 8, ngf * 8, innermost=True, **kw)
         for _ in range(num_downs - 5):
             block = UNetBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **kw)
@@ -222,7 +231,7 @@ class UNetGenerator(nn.Module):
         block = UNetBlock(ngf * 2, ngf * 4, submodule=block, **kw)
         block = UNetBlock(ngf, ngf * 2, submodule=block, **kw)
         self.model = UNetBlock(out_channels, ngf, input_nc=in_channels, submodule=block, outermost=True,
-                               norm=norm, upsample=upsample, nz=nz)
+                               norm=norm, upsample=upsample, nz=nz, skips=skips)
 
     @property
     def size_multiple(self) -> int:
@@ -441,7 +450,6 @@ def empirical_receptive_field(D: nn.Module, size: int = 320) -> int:
     """Measure D's receptive field: the width of the input region with a nonzero gradient of
     the central output unit (weights set to positive constants, norms made inert, so no
     gradient cancels by chance). Works on a copy; ``D`` is untouched."""
-    import copy
     D = copy.deepcopy(D).double().eval()
     for m in D.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -478,6 +486,8 @@ class Pix2PixConfig:
     use_dropout: bool = True
     lambda_l1: float = 100.0      # lambda in G* = arg min max L_cGAN + lambda L_L1
     use_gan: bool = True          # False: L1 only (the loss ablation)
+    conditional_d: bool = True    # False: D sees the output alone, not the pair (the paper's "GAN" rows)
+    skips: bool = True            # False: the encoder-decoder without skips (the generator ablation)
     lr: float = 2e-4
     beta1: float = 0.5
     gan_mode: str = "vanilla"     # "vanilla" (BCE with logits, the paper) or "lsgan"
@@ -493,9 +503,9 @@ class Pix2Pix(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.G = init_weights(UNetGenerator(cfg.in_channels, cfg.out_channels, cfg.num_downs, cfg.ngf,
-                                            cfg.norm, cfg.use_dropout), cfg.init_std).to(device)
-        self.D = init_weights(PatchDiscriminator(cfg.in_channels + cfg.out_channels, cfg.ndf,
-                                                 cfg.n_layers_d, cfg.norm), cfg.init_std).to(device)
+                                            cfg.norm, cfg.use_dropout, skips=cfg.skips), cfg.init_std).to(device)
+        d_in = cfg.in_channels + cfg.out_channels if cfg.conditional_d else cfg.out_channels
+        self.D = init_weights(PatchDiscriminator(d_in, cfg.ndf, cfg.n_layers_d, cfg.norm), cfg.init_std).to(device)
         betas = (cfg.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
@@ -517,7 +527,7 @@ class Pix2Pix(nn.Module):
         device = next(self.G.parameters()).device
         losses = pix2pix_step(self.G, self.D, self.opt_g, self.opt_d, a.to(device), b.to(device),
                               lambda_l1=self.cfg.lambda_l1, use_gan=self.cfg.use_gan,
-                              gan_mode=self.cfg.gan_mode)
+                              gan_mode=self.cfg.gan_mode, conditional=self.cfg.conditional_d)
         for name, sched in self.schedulers.items():
             if name == "G" or self.cfg.use_gan:  # an L1-only run never steps D's optimizer
                 sched.step()
@@ -526,7 +536,7 @@ class Pix2Pix(nn.Module):
 
 def pix2pix_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  a: torch.Tensor, b: torch.Tensor, lambda_l1: float = 100.0, use_gan: bool = True,
-                 gan_mode: str = "vanilla") -> Dict[str, torch.Tensor]:
+                 gan_mode: str = "vanilla", conditional: bool = True) -> Dict[str, torch.Tensor]:
     r"""One pix2pix step in the official order (``pix2pix_model.optimize_parameters``).
 
     ``a (N, C_in, H, W)`` input, ``b (N, C_out, H, W)`` target; ``fake = G(a)``.
@@ -535,20 +545,24 @@ def pix2pix_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d
        D sees the pair ``cat([a, b], 1)`` (conditional GAN).
     2. G (D's weights not updated): :math:`\ell(D(a, \mathrm{fake}), 1) + \lambda \lVert b - \mathrm{fake}\rVert_1`,
        :math:`\lambda` = ``lambda_l1`` = 100. With ``use_gan=False``: L1 only, D untouched.
+
+    ``conditional=False``: D sees the output alone (``b``, ``fake``), not the pair: the paper's
+    unconditional "GAN" and "L1 + GAN" rows.
     """
     d_loss_fn, g_loss_fn = gan_losses(gan_mode)
     fake = G(a)
     out = {}
     if use_gan:
+        pair = (lambda y: torch.cat([a, y], 1)) if conditional else (lambda y: y)
         for p in D.parameters():
             p.requires_grad_(True)
-        d_loss = 0.5 * d_loss_fn(D(torch.cat([a, b], 1)), D(torch.cat([a, fake.detach()], 1)))
+        d_loss = 0.5 * d_loss_fn(D(pair(b)), D(pair(fake.detach())))
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
         for p in D.parameters():  # no gradients into D during G's update
             p.requires_grad_(False)
-        g_gan = g_loss_fn(D(torch.cat([a, fake], 1)))
+        g_gan = g_loss_fn(D(pair(fake)))
         out["d_loss"] = d_loss.detach()
         out["g_gan"] = g_gan.detach()
     else:
@@ -579,6 +593,12 @@ def linear_decay(n_constant: int, n_decay: int) -> Callable[[int], float]:
     def factor(t: int) -> float:
         return 1.0 - max(0, t + 1 - n_constant) / float(n_decay + 1)
     return factor
+
+
+def paper_schedule(cfg: Pix2PixConfig, steps: int) -> Pix2PixConfig:
+    """``cfg`` with the paper's schedule scaled to a run of ``steps``: constant for the first half,
+    then linear decay towards 0 over the second (the official 100 + 100 epochs)."""
+    return dataclasses.replace(cfg, n_constant=steps // 2, n_decay=steps - steps // 2)
 
 
 def random_jitter(a: torch.Tensor, b: torch.Tensor, load_size: int = 286, crop_size: int = 256,
@@ -633,16 +653,22 @@ def evaluate_translation(G: nn.Module, A: torch.Tensor, B: torch.Tensor, batch_s
     - ``psnr``: 10 log10(2^2 / MSE) in dB on the [-1, 1] range (higher is better),
     - ``hf_ratio``: high-frequency energy of G(A) over that of B (1 = as sharp as the truth).
 
-    ``official_test_mode``: keep dropout and batch statistics on, as the official test
-    script does; otherwise ``G.eval()``. G's mode is restored afterwards.
+    ``official_test_mode``: as the official ``test.py`` (without ``--eval``): dropout on, batch
+    norm from the statistics of each test batch, one image per batch (its batch size is 1, so
+    ``batch_size`` is ignored). Train mode would also update the running statistics, so this
+    runs on a copy of ``G``. Otherwise ``G.eval()``. ``G`` itself is left as it was.
     """
     was_training = G.training
-    G.train(official_test_mode)
-    device = next(G.parameters()).device
+    if official_test_mode:
+        G, batch_size = copy.deepcopy(G).train(), 1
+    else:
+        G.eval()
+    device = next(iter([*G.parameters(), *G.buffers()]), torch.zeros(())).device
     outs = []
     for i in range(0, len(A), batch_size):
         outs.append(G(A[i:i + batch_size].to(device)).cpu())
-    G.train(was_training)
+    if not official_test_mode:
+        G.train(was_training)
     fake = torch.cat(outs)
     mse = ((fake - B) ** 2).mean().item()
     return {"l1": (fake - B).abs().mean().item(),
@@ -677,3 +703,145 @@ class JitteredBatches:
         if state.get("batches") is not None:
             self.batches.load_state_dict(state["batches"])
         self.generator.set_state(state["rng"])
+
+
+@torch.no_grad()
+def dropout_spread(G: nn.Module, A: torch.Tensor, masks: int = 8, batch_size: int = 64) -> float:
+    """How much dropout, pix2pix's only noise, varies the output: the per-pixel standard
+    deviation of ``G(A)`` over ``masks`` dropout masks, averaged over pixels and images.
+
+    Batch norm uses its running statistics (``eval()``) and only the ``Dropout`` layers are
+    switched on, so the spread comes from dropout alone; runs on a copy, ``G`` is untouched.
+    0 for a U-Net without dropout layers (``num_downs <= 5``).
+    """
+    G = copy.deepcopy(G).eval()
+    layers = [m for m in G.modules() if isinstance(m, nn.Dropout)]
+    if not layers:
+        return 0.0
+    for m in layers:
+        m.train()
+    device = next(G.parameters()).device
+    spreads = []
+    for i in range(0, len(A), batch_size):
+        a = A[i:i + batch_size].to(device)
+        outs = torch.stack([G(a) for _ in range(masks)])  # (masks, n, C, H, W)
+        spreads.append(outs.std(0).mean(dim=(1, 2, 3)).cpu())
+    return torch.cat(spreads).mean().item()
+
+
+# --------------------------------------------------------------------------- one run of an ablation
+
+@dataclasses.dataclass
+class Pix2PixExperiment:
+    """One seeded training run and its held-out measurements (``train_and_measure``).
+
+    The run trains ``model`` for ``steps`` with the paper's schedule scaled to that length
+    (``paper_schedule``: ``model.n_constant``/``n_decay`` are replaced), on the first ``n_train``
+    pairs of ``dataset`` (``"toy_facades"`` or a pix2pix set of ``ganlib.data.registry``), and
+    measures on ``n_test`` held-out pairs.
+    """
+    dataset: str = "toy_facades"
+    direction: str = "AtoB"
+    image_size: int = 64
+    n_train: Optional[int] = 1000
+    n_test: Optional[int] = 200
+    jitter: bool = False          # the paper's 286 -> 256 random crop + flip (real sets at 256 px)
+    batch_size: int = 8
+    steps: int = 600
+    model: Pix2PixConfig = dataclasses.field(
+        default_factory=lambda: Pix2PixConfig(num_downs=6, ngf=16, ndf=16, lr=5e-4))
+    dropout_masks: int = 8        # masks for dropout_spread
+    segmenter_steps: int = 300    # training steps of the label-consistency judge (toy facades)
+    keep_outputs: int = 0         # > 0: train_and_measure also returns G(A) of that many test inputs
+    checkpoint_dir: Optional[str] = None  # a folder: each run of train_and_measure resumes from its own file
+
+
+@lru_cache(maxsize=4)
+def _pairs(dataset: str, direction: str, image_size: int, n_train: Optional[int], n_test: Optional[int],
+           jitter: bool):
+    if dataset == "toy_facades":
+        from ..data.toy_facades import load_toy_facades
+        return (*load_toy_facades(n_train, image_size, "train"), *load_toy_facades(n_test, image_size, "test"))
+    from ..data import registry
+    load = 286 if jitter else image_size
+    a_train, b_train = registry.load_paired(dataset, split="train", direction=direction, size=load,
+                                            limit=n_train, progress=False)
+    a_test, b_test = registry.load_paired(dataset, split="val", direction=direction, size=image_size,
+                                          limit=n_test, progress=False)
+    return a_train, b_train, a_test, b_test
+
+
+def load_pairs(exp: Pix2PixExperiment) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(A_train, B_train, A_test, B_test)`` of an experiment, in [-1, 1] (cached per process)."""
+    return _pairs(exp.dataset, exp.direction, exp.image_size, exp.n_train, exp.n_test, exp.jitter)
+
+
+def make_batches(exp: Pix2PixExperiment, seed: int = 0):
+    """The experiment's training batches: shuffled by ``seed``, with the paper's jitter if asked."""
+    from ..data.batches import TensorBatches
+    a_train, b_train, _, _ = load_pairs(exp)
+    batches = TensorBatches(a_train, b_train, batch_size=exp.batch_size, seed=seed)
+    if exp.jitter:
+        batches = JitteredBatches(batches, load_size=286, crop_size=exp.image_size, seed=seed)
+    return batches
+
+
+def train_pix2pix(exp: Pix2PixExperiment, seed: int = 0, device: Union[str, torch.device, None] = None,
+                  checkpoint=None, progress: bool = False, desc: str = "pix2pix"):
+    """Train one model of ``exp``: returns ``(Pix2Pix, History)``. The networks' initial weights
+    and dropout masks come from torch's global RNG, which the caller seeds
+    (``ganlib.runs`` does: ``seed_everything(seed)``); ``seed`` orders the batches."""
+    from ..train import fit
+    from ..utils import get_device
+    device = get_device() if device is None else device
+    model_cfg = paper_schedule(exp.model, exp.steps)
+    model = Pix2Pix(model_cfg, device=device)
+    history = fit(model.step, make_batches(exp, seed), exp.steps, **model.modules_and_optimizers,
+                  checkpoint=checkpoint, config=model_cfg, progress=progress, desc=desc)
+    return model, history
+
+
+def measure_pix2pix(G: nn.Module, exp: Pix2PixExperiment) -> Dict[str, float]:
+    """The chapter's held-out numbers of a generator, without changing it:
+
+    ``l1``, ``psnr``, ``hf_ratio`` (``evaluate_translation``, ``eval()`` mode); ``label_acc``,
+    ``label_iou``: a segmenter trained on real targets, applied to ``G(A)`` and scored against
+    the input's classes (``ganlib.models.facade_segmenter``; NaN on sets without class labels);
+    ``dropout_spread`` (``dropout_spread``).
+    """
+    _, _, a_test, b_test = load_pairs(exp)
+    out = evaluate_translation(G, a_test, b_test)
+    if exp.dataset == "toy_facades":
+        from .facade_segmenter import label_consistency, train_segmenter
+        segmenter = train_segmenter(exp.image_size, steps=exp.segmenter_steps)
+        was_training = G.training
+        G.eval()
+        with torch.no_grad():
+            device = next(G.parameters()).device
+            fake = torch.cat([G(a_test[i:i + 64].to(device)).cpu() for i in range(0, len(a_test), 64)])
+        G.train(was_training)
+        out.update(label_consistency(segmenter, fake, a_test))
+    else:
+        out.update(label_acc=math.nan, label_iou=math.nan)
+    out["dropout_spread"] = dropout_spread(G, a_test, exp.dropout_masks)
+    return out
+
+
+def train_and_measure(config: Pix2PixExperiment, seed: int) -> Dict[str, float]:
+    """Train one model of ``config`` (seeded) and return ``measure_pix2pix`` of its generator:
+    the function ``ganlib.runs`` runs for every row and seed of the chapter's ablations.
+    With ``config.keep_outputs`` the dict also holds ``"outputs"``, a tensor of translations."""
+    checkpoint = None
+    if config.checkpoint_dir:  # one file per configuration and seed, so long runs resume
+        import hashlib
+        key = repr(dataclasses.replace(config, keep_outputs=0, checkpoint_dir=None))
+        checkpoint = os.path.join(config.checkpoint_dir,
+                                  f"pix2pix_{hashlib.sha1(key.encode()).hexdigest()[:12]}_seed{seed}.pt")
+    model, _ = train_pix2pix(config, seed, checkpoint=checkpoint)
+    out = measure_pix2pix(model.G, config)
+    if config.keep_outputs:  # pictures of the run, kept apart from the numbers (key "outputs")
+        a_test = load_pairs(config)[2][:config.keep_outputs]
+        with torch.no_grad():
+            model.G.eval()
+            out["outputs"] = model.G(a_test.to(next(model.G.parameters()).device)).cpu()
+    return out
