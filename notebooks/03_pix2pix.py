@@ -23,19 +23,23 @@
 # output image, a PatchGAN discriminator that judges the *pair* (input, output) patch by patch,
 # and the objective $\mathcal{L}_{cGAN} + \lambda\,\mathcal{L}_{L1}$. We train it to turn label
 # maps into rendered building fronts (a procedural stand-in for the CMP Facades set, with a
-# known ground truth), then reproduce the paper's two ablations with numbers: which loss
-# (L1, cGAN, both) and which discriminator patch size (1, 16, 70, 286 pixels). One line
-# switches to the real facades, maps, cityscapes, edges2shoes... and the paper's settings, and
-# the authors' published weights load into our generator.
+# known ground truth), then repeat the paper's ablations over several seeds: which loss
+# (L1, GAN, cGAN and their sums), which generator (U-Net or encoder-decoder) and which
+# discriminator patch size. Each row is scored on fidelity (L1, PSNR), sharpness (a
+# high-frequency ratio) and label consistency (a segmenter trained on real facades, in the
+# spirit of the paper's FCN score). One line switches to the real facades, maps, cityscapes,
+# edges2shoes... and the paper's settings, and the authors' published weights load into our
+# generator.
 #
 # **Learning objectives.** After this chapter you can
 # - write the pix2pix objective and say what each term buys (L1: the low frequencies; the
-#   conditional GAN: sharp, realistic high frequencies);
+#   conditional GAN: sharp, realistic high frequencies that agree with the input);
 # - build the U-Net (skip connections, dropout as the noise) and the PatchGAN, and compute
 #   a discriminator's receptive field;
 # - train with the paper's recipe (N(0, 0.02) init, Adam 2e-4 / beta1 0.5, lambda = 100,
 #   constant-then-linear-decay LR) and explain the official test-time behaviour;
-# - read a loss ablation and a patch-size ablation, and load official checkpoints.
+# - read an ablation over seeds: mean ± sd, and a ranking only where the gap beats the spread;
+# - load official checkpoints.
 #
 # **Prerequisites.** Chapter 1 (the GAN game and its losses) and chapter 2 (conditioning).
 
@@ -47,6 +51,8 @@ if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book
                     "git+https://github.com/ganbook/ganbook"], check=True)
 
 # %%
+import copy
+import dataclasses
 import math
 import time
 from collections import OrderedDict
@@ -56,22 +62,25 @@ from typing import Optional, Tuple
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from IPython.display import Markdown, display
 from torch import nn
 
 import ganlib
 from ganlib import viz
-from ganlib.data.batches import TensorBatches
-from ganlib.data.toy_facades import CLASSES, load_toy_facades
+from ganlib.data.toy_facades import CLASSES, free_style_renderings
 from ganlib.losses import d_loss_bce, g_loss_nonsaturating
-from ganlib.models.pix2pix import (JitteredBatches, PatchDiscriminator, Pix2Pix, Pix2PixConfig,
-                                   UNetGenerator, empirical_receptive_field, evaluate_translation,
-                                   init_weights, linear_decay, pix2pix_step, receptive_field)
-from ganlib.train import fit
+from ganlib.models.facade_segmenter import label_consistency, train_segmenter
+from ganlib.models.pix2pix import (PatchDiscriminator, Pix2PixConfig, Pix2PixExperiment, UNetGenerator,
+                                   dropout_spread, empirical_receptive_field, evaluate_translation,
+                                   init_weights, linear_decay, load_pairs, measure_pix2pix,
+                                   paper_schedule, pix2pix_step, receptive_field, train_and_measure,
+                                   train_pix2pix)
+from ganlib.runs import Run, by_row, format_table, mean_sd, run_all, separated, verdict
 
 device = ganlib.setup(seed=0)
 
 
-# %% tags=["parameters"]
+# %%
 @dataclass
 class Chapter3Config:
     dataset: str = "toy_facades"  # offline default; or "facades", "maps", "cityscapes", "edges2shoes", ...
@@ -83,26 +92,56 @@ class Chapter3Config:
     batch_size: int = 8
     steps: int = 600              # steps of the main model (L1 + cGAN, the default PatchGAN)
     model: Pix2PixConfig = field(default_factory=lambda: Pix2PixConfig(
-        num_downs=6, ngf=16, ndf=16, lr=5e-4))  # narrow nets for 64 px; the paper's: Pix2PixConfig()
-    ablation_steps: int = 600     # steps of each ablation run
+        num_downs=6, ngf=8, ndf=8, lr=5e-4))  # narrow nets for 64 px; the paper's: Pix2PixConfig()
+    ablation_steps: int = 600     # steps of each ablation run (the schedule is scaled to them)
+    seeds: Tuple[int, ...] = (0, 1, 2)  # seeds of every ablation row
     rf_layers: Tuple[int, ...] = (0, 1, 3, 4)  # PatchGAN n_layers of the receptive-field ablation
-    checkpoint: Optional[str] = None  # a path: training resumes from it after a disconnect
+    segmenter_steps: int = 300    # training steps of the label-consistency judge
+    dropout_masks: int = 8        # dropout masks per input when measuring dropout's spread
+    checkpoint: Optional[str] = None  # a path: the main run resumes from it after a disconnect
+    ablation_checkpoints: Optional[str] = None  # a folder: each ablation run resumes from its file
     pretrained: Optional[str] = None  # e.g. "facades_label2photo": the authors' generator, downloaded
 
 
-PROFILE = ganlib.get_profile()  # "ci", "cpu" or "gpu": GANLIB_PROFILE, else chosen automatically
+# %% tags=["parameters"]
+PROFILE = ""   # "ci", "cpu" or "gpu"; "" = GANLIB_PROFILE, else chosen automatically
+SEEDS = None   # e.g. (0, 1, 2, 3, 4): the ablations' seeds; None = the profile's
+
+# %%
+PROFILE = ganlib.get_profile(PROFILE)
 cfg = ganlib.choose(
     PROFILE,
-    ci=Chapter3Config(image_size=32, n_train=256, n_test=64, steps=120, ablation_steps=120,
-                      model=Pix2PixConfig(num_downs=5, ngf=8, ndf=8, lr=5e-4), rf_layers=(0, 1, 3)),
-    cpu=Chapter3Config(),
+    # every cell runs: 32 px, tiny nets, one seed, far too short for the differences to show
+    ci=Chapter3Config(image_size=32, n_train=256, n_test=64, steps=120, ablation_steps=120, seeds=(0,),
+                      model=Pix2PixConfig(num_downs=5, ngf=8, ndf=8, lr=5e-4), rf_layers=(0, 1, 3),
+                      segmenter_steps=100, dropout_masks=4),
+    # narrow nets for 64 px and a higher learning rate than the paper's 2e-4, so that 3 seeds of
+    # every row train in minutes
+    cpu=Chapter3Config(n_test=100),
+    # the paper's settings on CMP Facades: 400 images, batch 1, 200 epochs (80,000 steps) for the
+    # main model; each ablation run a quarter of that, with the schedule scaled to its length
     gpu=Chapter3Config(dataset="facades", direction="BtoA", image_size=256, n_train=None, n_test=None,
                        jitter=True, batch_size=1, steps=80_000, ablation_steps=20_000,
-                       model=Pix2PixConfig(n_constant=40_000, n_decay=40_000),  # 100 + 100 epochs of 400
-                       rf_layers=(0, 1, 3, 5), checkpoint="checkpoints/pix2pix_main.pt",
-                       pretrained="facades_label2photo"),
+                       model=Pix2PixConfig(), rf_layers=(0, 1, 3, 5), checkpoint="checkpoints/pix2pix_main.pt",
+                       ablation_checkpoints="checkpoints/pix2pix_ablation", pretrained="facades_label2photo"),
 )
-print(PROFILE, cfg)
+if SEEDS is not None:
+    cfg = ganlib.override(cfg, seeds=tuple(SEEDS))
+print(f"profile: {PROFILE}")
+print(cfg)
+
+# %% [markdown]
+# Every training run of the chapter is described by one `Pix2PixExperiment` (data, networks,
+# steps, what to measure), built from these knobs: the main model's, and the ablation runs'.
+
+# %%
+run = Pix2PixExperiment(dataset=cfg.dataset, direction=cfg.direction, image_size=cfg.image_size,
+                        n_train=cfg.n_train, n_test=cfg.n_test, jitter=cfg.jitter, batch_size=cfg.batch_size,
+                        steps=cfg.ablation_steps, model=cfg.model, dropout_masks=cfg.dropout_masks,
+                        segmenter_steps=cfg.segmenter_steps, keep_outputs=4,
+                        checkpoint_dir=cfg.ablation_checkpoints)
+main_run = ganlib.override(run, steps=cfg.steps, keep_outputs=0, checkpoint_dir=None)
+print(run)
 
 # %% [markdown]
 # ## The idea
@@ -120,7 +159,13 @@ print(PROFILE, cfg)
 #
 # (``lambda_l1``). The L1 term alone already gets the colours and layout right, but where
 # the output is uncertain it averages the possibilities: a blur. The GAN term penalises
-# anything that does not *look* real, so it restores sharp detail. Because L1 takes care of
+# anything that does not *look* real, so it restores sharp detail. Because $D$ judges the
+# *pair*, the GAN term also asks the output to fit its input: a building drawn where the label
+# map has sky makes a fake-looking pair, even if the building looks real. So a $G$ trained
+# with the cGAN term alone still has a reason to follow the input; what it lacks is the pull
+# towards the one target of the data set, so it may draw another plausible output. Only an
+# *unconditional* $D$, which sees $G(x)$ alone (the paper's "GAN" rows), leaves nothing in the
+# loss that ties the output to the input. We measure all of these below. Because L1 takes care of
 # the low frequencies, $D$ only needs to judge local texture: the **PatchGAN** classifies
 # each $N \times N$ patch as real or fake and averages, a Markov random field assumption.
 # There is no noise vector $z$: the paper found $G$ learned to ignore it; the only
@@ -211,6 +256,18 @@ with torch.no_grad():
 print("inline U-Net == ganlib.models.UNetGenerator")
 
 # %% [markdown]
+# The paper's baseline generator, the **encoder-decoder**, is the same network with the skip
+# connections severed: every detail must pass through the bottleneck. `skips=False` builds it;
+# the decoder's convolutions then take half as many channels (nothing is concatenated).
+
+# %%
+enc_dec = UNetGenerator(3, 3, num_downs=5, ngf=8, skips=False)
+assert enc_dec(torch.randn(2, 3, 32, 32)).shape == (2, 3, 32, 32)
+assert enc_dec.model.up.conv.in_channels == 8 and lib_g.model.up.conv.in_channels == 16
+print(f"num_downs=5, ngf=8: U-Net {ganlib.count_parameters(lib_g):,} parameters, "
+      f"encoder-decoder {ganlib.count_parameters(enc_dec):,}")
+
+# %% [markdown]
 # ### 2. The PatchGAN discriminator
 #
 # A stack of 4x4 convolutions, LeakyReLU 0.2, batch norm from the second layer on, channels
@@ -287,6 +344,9 @@ assert [r for _, r, _ in table] == [1, 16, 34, 70, 142, 286]
 #
 # Initialisation: weights $\mathcal{N}(0, 0.02)$, batch-norm scales $\mathcal{N}(1, 0.02)$.
 # Adam with lr $2 \cdot 10^{-4}$ and $\beta_1 = 0.5$ for both networks.
+#
+# The unconditional variant of the ablations changes one thing: $D$ sees `fake` and `b` alone,
+# not concatenated with `a` (`pix2pix_step(..., conditional=False)`, a 3-channel $D$).
 
 # %%
 def train_step(G, D, opt_g, opt_d, a, b, lam=100.0):
@@ -334,13 +394,19 @@ print("inline step == ganlib.models.pix2pix.pix2pix_step:", {k: round(v.item(), 
 # The official recipe keeps the learning rate constant for 100 epochs, then decays it linearly
 # to zero over 100 more: $f(t) = 1 - \max(0, t + 1 - n_{const}) / (n_{decay} + 1)$, a factor
 # for `torch.optim.lr_scheduler.LambdaLR` (`ganlib.models.pix2pix.linear_decay`). Our short
-# runs count in steps instead of epochs (`Pix2PixConfig.n_constant`, `n_decay`).
+# runs count in steps instead of epochs (`Pix2PixConfig.n_constant`, `n_decay`). Every run in
+# this chapter, the short ablation runs included, gets the paper's shape scaled to its length:
+# constant for the first half, decay over the second (`paper_schedule(cfg, steps)`).
 
 # %%
 f = linear_decay(100, 100)
 print("epoch:  0    99   100  150  199")
 print("factor:", " ".join(f"{f(t):.2f}" for t in (0, 99, 100, 150, 199)))
 assert f(99) == 1.0 and f(100) < 1.0 and abs(f(199) - 1 / 101) < 1e-12
+scaled = paper_schedule(run.model, run.steps)
+print(f"an ablation run of {run.steps} steps: constant for {scaled.n_constant}, "
+      f"decay over {scaled.n_decay}")
+assert scaled.n_constant + scaled.n_decay == run.steps and scaled.n_constant == run.steps // 2
 
 # %% [markdown]
 # ## Data
@@ -352,193 +418,331 @@ assert f(99) == 1.0 and f(100) < 1.0 and abs(f(199) - 1 / 101) < 1e-12
 # real photos hold details no label map shows. That is where L1 will blur. On a GPU,
 # `dataset="facades"` loads the CMP Facades pairs through the book's data registry (official
 # archives, side-by-side AB images split into A and B), at 286 px for the paper's random
-# 286 → 256 crop and flip.
+# 286 → 256 crop and flip. `load_pairs` is what every run of the chapter loads.
 
 # %%
-if cfg.dataset == "toy_facades":
-    A_train, B_train = load_toy_facades(cfg.n_train, cfg.image_size, "train")
-    A_test, B_test = load_toy_facades(cfg.n_test, cfg.image_size, "test")
-else:
-    from ganlib.data import registry
-    load = 286 if cfg.jitter else cfg.image_size
-    A_train, B_train = registry.load_paired(cfg.dataset, split="train", direction=cfg.direction, size=load,
-                                            limit=cfg.n_train)
-    A_test, B_test = registry.load_paired(cfg.dataset, split="val", direction=cfg.direction,
-                                          size=cfg.image_size, limit=cfg.n_test)
+A_train, B_train, A_test, B_test = load_pairs(run)
 print("train", tuple(A_train.shape), "->", tuple(B_train.shape), "| test", tuple(A_test.shape))
 assert A_train.min() >= -1 and A_train.max() <= 1 and len(A_test) > 0
 viz.show_side_by_side({"input (labels)": A_test, "target": B_test}, n=3)
 plt.show()
-if cfg.dataset == "toy_facades":
+if run.dataset == "toy_facades":
     print("label colours: " + ", ".join(CLASSES))
-
-
-def make_batches(seed=0):
-    batches = TensorBatches(A_train, B_train, batch_size=cfg.batch_size, seed=seed)
-    if cfg.jitter:
-        batches = JitteredBatches(batches, load_size=286, crop_size=cfg.image_size, seed=seed)
-    return batches
-
 
 # %% [markdown]
 # ## Train
 #
-# `ganlib.models.pix2pix.Pix2Pix` builds $G$ and $D$ from a `Pix2PixConfig`, initialises them and
-# makes the two Adam optimizers and the schedules; its `step` is `pix2pix_step`. On the toy data
-# we use narrow networks and a learning rate of 5e-4 to learn in minutes; `Pix2PixConfig()` holds
-# the paper's settings (the `gpu` profile). Checkpoints make the long run resumable.
+# `ganlib.models.pix2pix.train_pix2pix` builds $G$ and $D$ from a `Pix2PixConfig` (`Pix2Pix`),
+# initialises them, makes the two Adam optimizers and the scaled schedule, and runs
+# `ganlib.train.fit` with `Pix2Pix.step`, which is `pix2pix_step`. On the toy data we use narrow
+# networks and a learning rate of 5e-4 to learn in minutes; `Pix2PixConfig()` holds the paper's
+# settings (the `gpu` profile). Checkpoints make the long run resumable. The seed is set the way
+# `ganlib.runs` sets it for the ablation runs below, so this model is the ablations'
+# "L1 + cGAN" row, seed 0, trained for `steps` (the ablation runs: `ablation_steps`).
 
 # %%
-def train(model_cfg, steps, seed=0, checkpoint=None, desc="pix2pix"):
-    torch.manual_seed(seed)
-    model = Pix2Pix(model_cfg, device=device)
-    start = time.process_time()
-    history = fit(model.step, make_batches(seed), steps, **model.modules_and_optimizers,
-                  checkpoint=checkpoint, config=model_cfg, desc=desc)
-    history.cpu_seconds = time.process_time() - start
-    return model, history
-
-
-main_cfg = ganlib.override(cfg.model, n_constant=cfg.steps // 2, n_decay=cfg.steps - cfg.steps // 2) \
-    if not (cfg.model.n_constant or cfg.model.n_decay) else cfg.model
-model, history = train(main_cfg, cfg.steps, checkpoint=cfg.checkpoint)
-print(history, f"| {history.cpu_seconds:.0f} s CPU")
+ganlib.seed_everything(0)
+start = time.process_time()
+model, history = train_pix2pix(main_run, seed=0, device=device, checkpoint=cfg.checkpoint,
+                               progress=True, desc="pix2pix")
+print(history, f"| {time.process_time() - start:.0f} s CPU")
 viz.plot_losses(history, ["d_loss", "g_gan", "g_l1"])
 plt.show()
+G = model.G
+
+# %% [markdown]
+# ## Measure
+#
+# We measure first, on the untouched model, and only then look: a cell that runs the generator
+# in train mode would update its batch-norm statistics and change every later number.
+#
+# Three kinds of number, on the held-out pairs:
+# - **fidelity**: L1 and PSNR to the ground truth. They *reward* blur: for a detail the input
+#   does not determine, the average is the best guess in L1, which is why the paper judged
+#   realism by other means (AMT studies, FCN scores).
+# - **sharpness**: the high-frequency ratio, the Laplacian energy of the output over that of
+#   the target (1 = as sharp as the truth; blur lowers it, artefacts can push it above 1).
+# - **label consistency**: a small segmenter, trained on the *real* training facades to find
+#   sky, wall, window, door, cornice and balcony, is run on the outputs and scored against the
+#   classes of the input label map (pixel accuracy, mean class IoU). This is the paper's FCN
+#   score in miniature: it is high only if the output looks like facades *and* follows the input,
+#   so it tells brick detail from artefacts, which the sharpness ratio cannot.
+#
+# The judge first, on real test targets (its ceiling) and on the mean training image, which
+# follows no input (a measure that can fail):
+
+# %%
+if run.dataset == "toy_facades":
+    judge = train_segmenter(run.image_size, steps=run.segmenter_steps)
+    mean_target = B_train.mean(0, keepdim=True).expand_as(B_test)
+    judge_real = label_consistency(judge, B_test, A_test)
+    judge_mean = label_consistency(judge, mean_target, A_test)
+    print(f"judge on real targets: pixel accuracy {judge_real['label_acc']:.3f}, "
+          f"class IoU {judge_real['label_iou']:.3f}")
+    print(f"judge on the mean image: pixel accuracy {judge_mean['label_acc']:.3f}, "
+          f"class IoU {judge_mean['label_iou']:.3f}")
+    assert judge_real["label_iou"] > judge_mean["label_iou"] + 0.3, "the judge must tell real from uninformed"
+else:
+    print("label consistency needs class labels: it is measured on the toy facades only")
+
+# %% [markdown]
+# The main model against two references: the mean training target (a baseline that ignores
+# the input) and the truth itself.
+
+# %%
+class MeanImage(nn.Module):
+    """The baseline 'generator': the mean training target, whatever the input."""
+
+    def __init__(self, mean):
+        super().__init__()
+        self.register_buffer("mean", mean)
+
+    def forward(self, a):
+        return self.mean.expand(len(a), -1, -1, -1)
+
+
+def references():
+    rows = {"mean target (baseline)": MeanImage(B_train.mean(0, keepdim=True))}
+    out = {name: dict(evaluate_translation(g, A_test, B_test)) for name, g in rows.items()}
+    truth = {"l1": 0.0, "psnr": math.inf, "hf_ratio": 1.0}
+    if run.dataset == "toy_facades":
+        out["mean target (baseline)"].update(judge_mean)
+        truth.update(judge_real)
+    out["truth"] = truth
+    return out
+
+
+main_metrics = measure_pix2pix(G, main_run)  # the untouched model
+table = {**references(), "pix2pix (L1 + cGAN)": main_metrics}
+print(f"{'model':<24} {'L1 ↓':>7} {'PSNR ↑':>7} {'HF ratio':>9} {'label acc':>10} {'label IoU':>10}")
+for name, r in table.items():
+    print(f"{name:<24} {r['l1']:>7.4f} {r['psnr']:>7.2f} {r['hf_ratio']:>9.2f} "
+          f"{r.get('label_acc', math.nan):>10.3f} {r.get('label_iou', math.nan):>10.3f}")
+base = table["mean target (baseline)"]
+assert main_metrics["l1"] < base["l1"], "the model should beat the mean image in L1"
+if run.dataset == "toy_facades":
+    assert main_metrics["label_iou"] > base["label_iou"], "the model should follow the input better than the mean"
 
 # %% [markdown]
 # ## Look
 #
 # Held-out label maps, our translations and the truth. The official test script does **not**
 # switch the generator to `eval()` (unless `--eval` is given): dropout stays on, so each call
-# gives a slightly different image, and batch norm uses the statistics of the test batch
-# (with the paper's batch size of 1 that is instance normalisation). We look at both.
+# gives a slightly different image, and batch norm uses the statistics of the test batch — with
+# the official batch size of 1 that is instance normalisation. We look at both; the official
+# mode runs on a copy, one image at a time, so `G` and the numbers above stay as they were.
 
 # %%
-G = model.G
 with torch.no_grad():
     G.eval()
     out_eval = G(A_test[:4].to(device)).cpu()
-    G.train()  # the official test-time mode: dropout on, batch statistics
-    out_official = G(A_test[:4].to(device)).cpu()
+    G_official_mode = copy.deepcopy(G).train()  # a copy: train mode updates batch-norm statistics
+    out_official = torch.cat([G_official_mode(A_test[i:i + 1].to(device)).cpu() for i in range(4)])
+    del G_official_mode
 viz.show_side_by_side({"input": A_test, "G(x), eval()": out_eval, "G(x), official": out_official,
                        "target": B_test}, n=4)
 plt.show()
+print("held-out numbers in the official test mode (batch 1, on a copy):",
+      {k: round(v, 4) for k, v in evaluate_translation(G, A_test, B_test, official_test_mode=True).items()})
+
+# %% [markdown]
+# ## The ablations, over seeds
+#
+# Every row below is a separate training run of the same data, networks, batch, steps and
+# schedule as the main model, repeated over the profile's seeds; rows differ only in the thing
+# compared. `ganlib.runs` runs them side by side (one CPU thread each) and every run calls
+# `ganlib.models.pix2pix.train_and_measure(config, seed)`, which trains a model and measures
+# its untouched generator as above. A table shows mean ± sd over the seeds; a verdict ranks two
+# rows only where the gap is larger than twice the pooled sd.
+#
+# **The loss and generator ablation** (the paper's tables 1 and 2, on Cityscapes labels →
+# photo at 256 px): L1 alone, the unconditional GAN alone and with L1, the conditional GAN
+# alone and with L1, and the encoder-decoder (no skips) with L1 + cGAN.
+#
+# **The patch-size ablation** (the paper's table 3 and figure 6): L1 + cGAN with
+# discriminators of other receptive fields. In the paper (on Cityscapes, 256 px): 1x1
+# (PixelGAN) improves colour but not spatial sharpness, 16x16 is sharp but shows tiling
+# artefacts, 70x70 is best, 286x286 (the whole image) is not better. A PatchGAN with `n_layers`
+# stride-2 layers needs images of at least $3 \cdot 2^{n}$ px, so the 286 D runs from 96 px up;
+# on our 64 px toy images the `cpu` profile uses `n_layers=4` (142 px), which, like 286 on
+# 256 px, already sees the whole image. The `gpu` profile runs exactly 1, 16, 70 and 286 on
+# 256 px facades. The 70x70 row *is* the "L1 + cGAN" row (the default D), so it is run once.
 
 # %%
-with torch.no_grad():  # dropout as noise: several calls on one input
-    G.train()
-    samples = torch.stack([G(A_test[:2].to(device)).cpu() for _ in range(4)], 1)
-    G.eval()
-viz.show_strips(A_test[:2], samples, title="one input, four calls with dropout on")
+def run_config(**changes):
+    return ganlib.override(run, model=ganlib.override(run.model, **changes))
+
+
+default_layers = run.model.n_layers_d
+patch = lambda n: f"{receptive_field(n)}x{receptive_field(n)} D"  # noqa: E731
+loss_rows = {"L1": dict(use_gan=False), "GAN": dict(lambda_l1=0.0, conditional_d=False),
+             "cGAN": dict(lambda_l1=0.0), "L1 + GAN": dict(conditional_d=False), "L1 + cGAN": {},
+             "encoder-decoder, L1 + cGAN": dict(skips=False)}
+rf_rows = {patch(n): dict(n_layers_d=n) for n in cfg.rf_layers if n != default_layers}
+runs = [Run(train_and_measure, run_config(**changes), seed, row=row)
+        for row, changes in {**loss_rows, **rf_rows}.items() for seed in cfg.seeds]
+workers = None if PROFILE == "cpu" else 1  # one process per core on a CPU; one owner of the GPU
+results = run_all(runs, workers=workers)
+print(f"{len(runs)} runs, {sum(r.cpu_seconds for r in results):.0f} CPU s in all")
+
+# %%
+def numbers_only(results):
+    """The runs' measures without the pictures they also returned."""
+    return [dataclasses.replace(r, value={k: v for k, v in r.value.items() if k != "outputs"})
+            for r in results]
+
+
+numbers = numbers_only(results)
+loss_results = [r for r in numbers if r.row in loss_rows]
+rf_results = sorted([dataclasses.replace(r, row=patch(default_layers)) for r in numbers if r.row == "L1 + cGAN"]
+                    + [r for r in numbers if r.row in rf_rows],
+                    key=lambda r: int(r.row.split("x")[0]))
+measures = ["l1", "psnr", "hf_ratio", "label_acc", "label_iou"]
+rows = by_row(numbers)
+for r in rf_results:
+    rows.setdefault(r.row, [v for v in by_row(rf_results)[r.row]])
+
+
+def values(row, measure):
+    return [v[measure] for v in rows[row]]
+
+
+def outputs_of(row):
+    return next(r.value["outputs"] for r in results if r.row == row)  # the first seed's pictures
+
+
+print("Loss and generator ablation")
+print(format_table(loss_results, measures))
+
+# %% [markdown]
+# What the rows look like (the first seed of each; inputs and targets on the sides):
+
+# %%
+viz.show_side_by_side({"input": A_test, **{row: outputs_of(row) for row in loss_rows}, "target": B_test}, n=4)
 plt.show()
-spread = samples.std(1).mean().item()
-n_dropout = sum(isinstance(m_, nn.Dropout) for m_ in G.modules())
-print(f"{n_dropout} dropout layers (num_downs - 5); mean pixel std over the calls: {spread:.4f}")
-print("small or zero: the paper observed that pix2pix's outputs vary little despite the dropout")
 
 # %% [markdown]
-# ## Measure
-#
-# On the held-out pairs: L1 and PSNR to the ground truth (fidelity), and the high-frequency
-# ratio — the Laplacian energy of the output over that of the target (1 = as sharp as the
-# truth; blur lowers it). The baseline predicts the mean training target.
+# The verdicts, each on the measure the claim is about, and how each compares with the paper
+# (its tables 1–3 rank by FCN scores on Cityscapes; its sharpness claim is figure 4).
 
 # %%
-mean_target = B_train.mean(0, keepdim=True)
-base_l1 = (B_test - mean_target).abs().mean().item()
-base_psnr = 10 * math.log10(4 / ((B_test - mean_target) ** 2).mean().item())
-main_metrics = evaluate_translation(G, A_test, B_test)
-print(f"{'model':<28} {'L1 ↓':>7} {'PSNR ↑':>8} {'HF ratio':>9}")
-print(f"{'mean target (baseline)':<28} {base_l1:>7.4f} {base_psnr:>8.2f} {0.0:>9.2f}")
-print(f"{'pix2pix (L1 + cGAN)':<28} {main_metrics['l1']:>7.4f} {main_metrics['psnr']:>8.2f} "
-      f"{main_metrics['hf_ratio']:>9.2f}")
-assert main_metrics["l1"] < base_l1, "the model should beat the mean image"
+def judged(a, b, measure, higher_is_better=True, paper_winner=None):
+    """The verdict of rows a vs b on a measure, and whether it agrees with the paper."""
+    line = verdict(a, values(a, measure), b, values(b, measure), measure.replace("_", " "),
+                   higher_is_better)
+    if paper_winner:
+        if not separated(values(a, measure), values(b, measure)):
+            line += f" (the paper found {paper_winner} better; at this scale we cannot tell)"
+        else:
+            ours = a if (mean_sd(values(a, measure))[0] > mean_sd(values(b, measure))[0]) == higher_is_better else b
+            line += " (agrees with the paper)" if ours == paper_winner else f" (DIFFERS: the paper found {paper_winner} better)"
+    print("-", line)
+    return line
+
+
+has_labels = run.dataset == "toy_facades"
+consistency = "label_iou" if has_labels else "l1"
+higher = has_labels  # L1 where no labels exist: lower is better
+loss_verdicts = [
+    judged("L1 + cGAN", "L1", "hf_ratio", True, paper_winner="L1 + cGAN"),
+    judged("L1 + cGAN", "L1", consistency, higher, paper_winner="L1 + cGAN"),
+    judged("cGAN", "L1", consistency, higher, paper_winner="cGAN"),
+    judged("cGAN", "GAN", consistency, higher, paper_winner="cGAN"),
+    judged("L1 + cGAN", "L1 + GAN", consistency, higher, paper_winner="L1 + cGAN"),
+    judged("L1 + cGAN", "cGAN", "l1", False),
+    judged("L1 + cGAN", "encoder-decoder, L1 + cGAN", consistency, higher, paper_winner="L1 + cGAN"),
+    judged("L1 + cGAN", "encoder-decoder, L1 + cGAN", "l1", False),
+]
 
 # %% [markdown]
-# ### The loss ablation (the paper's table 1 and figure 4, at toy scale)
-#
-# Same networks, same data, same steps; only the objective changes. The paper's claim: L1
-# alone is faithful but blurry, cGAN alone is sharp but less faithful (and can hallucinate),
-# both together are sharp *and* faithful.
+# How to read these lines: L1 alone is faithful on average but flat where the input leaves the
+# answer open (the brick joints), so the sharpness verdict says whether the adversarial term
+# brings the detail back. The cGAN-alone row is the test of the idea above: compare its label
+# consistency with the unconditional GAN's, which nothing ties to the input; and its L1 with
+# L1 + cGAN's, which is what the L1 term adds. The encoder-decoder row shows what the skips do.
+# Where a verdict says "no measurable difference", the seeds disagree more than the rows do:
+# train longer (the `gpu` profile) or add seeds (`SEEDS`) before reading a ranking into it.
 
 # %%
-def ablation_run(changes, desc):
-    if (cfg.model.n_constant or cfg.model.n_decay):
-        run_cfg = ganlib.override(cfg.model, **changes)
-    else:
-        run_cfg = ganlib.override(cfg.model, n_constant=cfg.ablation_steps // 2,
-                                  n_decay=cfg.ablation_steps - cfg.ablation_steps // 2, **changes)
-    if run_cfg == main_cfg and cfg.ablation_steps == cfg.steps:
-        return model, history  # the main run is this configuration
-    slug = "".join(ch if ch.isalnum() else "_" for ch in desc)
-    checkpoint = cfg.checkpoint and cfg.checkpoint.replace(".pt", f"_{slug}.pt")  # resumable on Colab too
-    return train(run_cfg, cfg.ablation_steps, checkpoint=checkpoint, desc=desc)
+if PROFILE == "cpu":  # the claim that holds on every seed at this scale, with a margin
+    l1_sharp, gan_sharp = values("L1", "hf_ratio"), values("L1 + cGAN", "hf_ratio")
+    assert min(gan_sharp) > max(l1_sharp) + 0.1, "L1 + cGAN should be sharper than L1 alone on every seed"
+    print(f"on every seed L1 + cGAN is sharper than L1 alone: HF ratio at least {min(gan_sharp):.2f} "
+          f"vs at most {max(l1_sharp):.2f}")
 
+# %% [markdown]
+# ### The patch-size ablation
 
-loss_runs = {"L1 only": dict(use_gan=False), "cGAN only": dict(lambda_l1=0.0), "L1 + cGAN": {}}
-loss_results, loss_outputs = {}, {}
-for name, changes in loss_runs.items():
-    m, h = ablation_run(changes, desc=name)
-    loss_results[name] = dict(evaluate_translation(m.G, A_test, B_test), seconds=h.cpu_seconds)
-    with torch.no_grad():
-        m.G.eval()
-        loss_outputs[name] = m.G(A_test[:4].to(device)).cpu()
-
-print(f"{'objective':<12} {'L1 ↓':>7} {'PSNR ↑':>8} {'HF ratio':>9} {'CPU s':>6}")
-for name, r in loss_results.items():
-    print(f"{name:<12} {r['l1']:>7.4f} {r['psnr']:>8.2f} {r['hf_ratio']:>9.2f} {r['seconds']:>6.0f}")
-print(f"{'truth':<12} {0:>7.4f} {'inf':>8} {1.0:>9.2f}")
-viz.show_side_by_side({"input": A_test, **loss_outputs, "target": B_test}, n=4)
+# %%
+d_params = {patch(n): ganlib.count_parameters(PatchDiscriminator(
+    run.model.in_channels + run.model.out_channels, run.model.ndf, n)) for n in cfg.rf_layers}
+print("Patch-size ablation (L1 + cGAN; D parameters: "
+      + ", ".join(f"{k} {v:,}" for k, v in d_params.items()) + ")")
+print(format_table(rf_results, measures))
+viz.show_side_by_side({"input": A_test, **{row: outputs_of(row if row in rf_rows else "L1 + cGAN")
+                                          for row in d_params}, "target": B_test}, n=4)
 plt.show()
 
-# %% [markdown]
-# Read the table. In the `cpu` profile we measured (600 steps each, 64 px): L1 only — L1 0.127,
-# HF ratio 0.64; cGAN only — L1 0.322, HF ratio 1.56; L1 + cGAN — L1 0.135, HF ratio 0.93
-# (baseline L1 0.319). The L1-only model draws a flat wall without mortar joints, the average
-# over the random brick phases; adding the cGAN term brings the ratio close to 1 (the bricks
-# come back) at almost the same L1. The cGAN-only model has no reason to follow the input: its
-# L1 is no better than the mean image's, and a ratio above 1 means high-frequency *artefacts*,
-# not detail. (The `ci` profile trains far too briefly for these differences.)
-# Note that L1 and PSNR *reward* the blur: for a detail the input does not determine, the
-# average is the best guess in L1, which is why the paper judged realism with other means
-# (AMT studies, FCN scores).
-
-# %% [markdown]
-# ### The patch-size ablation (the paper's table 3 and figure 6)
-#
-# Same L1 + cGAN objective; the discriminator's receptive field changes. In the paper (on
-# Cityscapes, 256 px): 1x1 (PixelGAN) improves colour but not spatial sharpness, 16x16 is sharp
-# but shows tiling artefacts, 70x70 is best, 286x286 (the whole image) is not better — more
-# parameters, harder to train. A PatchGAN with `n_layers` stride-2 layers needs images of at
-# least $3 \cdot 2^{n}$ px, so the 286 D runs from 96 px up; on our 64 px toy images the
-# `cpu` profile uses `n_layers=4` (142 px), which, like 286 on 256 px, already sees the
-# whole image. The `gpu` profile runs exactly 1, 16, 70 and 286 on 256 px facades.
-
 # %%
-rf_results, rf_outputs = {}, {}
+seventy, smallest, largest = patch(default_layers), patch(min(cfg.rf_layers)), patch(max(cfg.rf_layers))
+rf_verdicts = [judged(seventy, smallest, "hf_ratio", True, paper_winner=seventy),
+               judged(seventy, smallest, consistency, higher, paper_winner=seventy)]
 for n in cfg.rf_layers:
-    name = f"{receptive_field(n)}x{receptive_field(n)}"
-    m, h = ablation_run(dict(n_layers_d=n), desc=f"PatchGAN {name}")
-    rf_results[name] = dict(evaluate_translation(m.G, A_test, B_test), seconds=h.cpu_seconds,
-                            params=ganlib.count_parameters(m.D))
-    with torch.no_grad():
-        m.G.eval()
-        rf_outputs[name] = m.G(A_test[:4].to(device)).cpu()
-
-print(f"{'D patch':<9} {'D params':>9} {'L1 ↓':>7} {'PSNR ↑':>8} {'HF ratio':>9} {'CPU s':>6}")
-for name, r in rf_results.items():
-    print(f"{name:<9} {r['params']:>9,} {r['l1']:>7.4f} {r['psnr']:>8.2f} {r['hf_ratio']:>9.2f} "
-          f"{r['seconds']:>6.0f}")
-viz.show_side_by_side({"input": A_test, **rf_outputs, "target": B_test}, n=4)
-plt.show()
+    if n not in (default_layers, min(cfg.rf_layers)):
+        rf_verdicts.append(judged(seventy, patch(n), consistency, higher, paper_winner=seventy))
 
 # %% [markdown]
-# In the `cpu` profile we measured HF ratios of 0.67 (1x1), 0.81 (16x16), 0.93 (70x70) and 0.93
-# (142x142, the whole 64 px image), with held-out L1 between 0.120 and 0.136. As in the paper:
-# the 1x1 PixelGAN cannot see texture at all (its outputs are as flat as L1's), 16x16 sees
-# some of it, 70x70 restores it, and seeing the whole image with 2.5 times the parameters buys
-# nothing more. L1 again slightly prefers the blurrier models.
+# ### Dropout as noise
+#
+# Pix2pix takes no $z$; the paper found $G$ learned to ignore one, and kept dropout, on at
+# training and test time, as the only noise. It also observed that the outputs then vary only a
+# little. The toy data lets us measure "a little" against what the truth allows: rendering each
+# test label map again with fresh brick phases and brightness (the details the input does not
+# fix) gives the data's own spread; dropout's spread is the per-pixel standard deviation of
+# $G(x)$ over dropout masks (batch norm in `eval()`, only the dropout layers on, on a copy).
+# The U-Net has dropout in its `num_downs - 5` inner 8·`ngf` levels: three at 256 px, fewer in
+# the small profiles.
+
+# %%
+n_dropout = sum(isinstance(m, nn.Dropout) for m in G.modules())
+spread_main = dropout_spread(G, A_test, masks=run.dropout_masks)
+print(f"this profile's U-Net has {n_dropout} dropout layer(s) (the paper's unet_256: "
+      f"{sum(isinstance(m, nn.Dropout) for m in UNetGenerator().modules())})")
+with torch.no_grad():
+    noisy = copy.deepcopy(G).eval()
+    for m in noisy.modules():
+        if isinstance(m, nn.Dropout):
+            m.train()
+    samples = torch.stack([noisy(A_test[:2].to(device)).cpu() for _ in range(4)], 1)
+    del noisy
+viz.show_strips(A_test[:2], samples, title="one input, four dropout masks")
+plt.show()
+if has_labels:
+    truth_spread = [free_style_renderings(min(len(A_test), 100), run.image_size, "test",
+                                          k=run.dropout_masks, draw_seed=s + 1).std(0).mean().item()
+                    for s in cfg.seeds]
+    free = free_style_renderings(2, run.image_size, "test", k=4)
+    viz.show_strips(A_test[:2], free.transpose(0, 1), title="the same inputs, four renderings of the truth")
+    plt.show()
+    dropout_values = values("L1 + cGAN", "dropout_spread")
+    print(format_table([r for r in numbers if r.row == "L1 + cGAN"], ["dropout_spread"]))
+    dropout_line = verdict("the data's own spread", truth_spread, "dropout's spread", dropout_values,
+                           "per-pixel spread of outputs for one input")
+    ratio = mean_sd(dropout_values)[0] / mean_sd(truth_spread)[0]
+    if n_dropout == 0:
+        summary = "This U-Net has no dropout layer, so its outputs are deterministic: no noise at all."
+    elif separated(truth_spread, dropout_values) and ratio < 0.5:
+        summary = (f"Dropout gives {ratio:.0%} of the spread the data holds: minor stochasticity, "
+                   "as the paper observed. Pix2pix draws one plausible output, not the distribution.")
+    elif separated(truth_spread, dropout_values) and ratio < 1:
+        summary = f"Dropout gives {ratio:.0%} of the spread the data holds: less than the truth, but not minor."
+    else:
+        summary = (f"Dropout's spread is {ratio:.0%} of the data's: at this scale we cannot call it minor, "
+                   "unlike the paper.")
+    print("-", dropout_line)
+    display(Markdown(summary))
+else:
+    print(f"dropout's per-pixel spread on the test inputs: {spread_main:.4f}")
 
 # %% [markdown]
 # ### The authors' weights
@@ -548,7 +752,8 @@ plt.show()
 # the weights and maps them onto ours; an official checkpoint of another architecture is
 # refused with a message naming the mismatch. Offline we check the mapping with a checkpoint
 # of the official layout made from our own model; with `pretrained="facades_label2photo"` (the
-# `gpu` profile) the published model is downloaded and translates the real test labels.
+# `gpu` profile) the published model is downloaded and translates the real test labels, in the
+# official test mode (dropout on, batch statistics, batch size 1).
 
 # %%
 ours_g = init_weights(UNetGenerator(3, 3, num_downs=5, ngf=8)).eval()
@@ -569,10 +774,13 @@ if cfg.pretrained:
     url = f"http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/{cfg.pretrained}.pth"
     path = registry.download_url(url, f"data/pretrained/{cfg.pretrained}.pth")
     G_official = UNetGenerator.from_official(path).to(device)
-    G_official.train()  # official test-time behaviour
-    print("published model:", evaluate_translation(G_official, A_test, B_test, official_test_mode=True))
+    print("published model, official test mode:",
+          evaluate_translation(G_official, A_test, B_test, official_test_mode=True))
     with torch.no_grad():
-        viz.show_side_by_side({"input": A_test, "authors' G": G_official(A_test[:4].to(device)).cpu(),
+        G_official.train()  # official test-time behaviour, one image at a time
+        theirs = torch.cat([G_official(A_test[i:i + 1].to(device)).cpu() for i in range(4)])
+        G.eval()
+        viz.show_side_by_side({"input": A_test, "authors' G": theirs,
                                "ours": G(A_test[:4].to(device)).cpu(), "target": B_test}, n=4)
     plt.show()
 
@@ -593,10 +801,10 @@ except ValueError as err:
     print("ValueError:", err)
 
 # %% [markdown]
-# **2. An unconditional discriminator.** A $D$ that sees only $G(x)$, not the pair, cannot tell
-# whether the output *matches* the input, only whether it looks real; the paper shows the
-# conditional D is clearly better. Check the channels: a pix2pix D for RGB → RGB has
-# `in_channels = 6`, and ganlib refuses anything else:
+# **2. An unconditional discriminator by mistake.** A $D$ that sees only $G(x)$, not the pair,
+# cannot tell whether the output *matches* the input, only whether it looks real: the "GAN" rows
+# of the ablation above measure what that costs. Check the channels: a pix2pix D for RGB → RGB
+# has `in_channels = 6`, and ganlib refuses anything else:
 
 # %%
 try:
@@ -626,19 +834,26 @@ assert leaked > 0
 # 70, 142 and 286 pixels. And a "PatchGAN" that ends in a fully connected layer is an ordinary
 # image discriminator.
 #
-# **5. `eval()` at test time changes the outputs.** The published pix2pix results were made
-# with dropout on and batch statistics (the official `test.py` without `--eval`). Loading the
-# authors' weights and calling `eval()` uses the running averages instead and gives different,
-# often worse, images. Neither is wrong, but compare like with like:
+# **5. `eval()` at test time changes the outputs; so does looking in train mode.** The published
+# pix2pix results were made with dropout on and batch statistics (the official `test.py` without
+# `--eval`, batch size 1). Loading the authors' weights and calling `eval()` uses the running
+# averages instead and gives different images. Neither is wrong, but compare like with like.
+# And a forward pass in train mode *updates* the running averages, so every later `eval()`
+# output changes: run the official mode on a copy (as `evaluate_translation` does).
 
 # %%
+probe = copy.deepcopy(G)  # we will spoil this copy on purpose, not the chapter's model
 with torch.no_grad():
-    G.eval()
-    e = G(A_test[:8].to(device))
-    G.train()
-    t = G(A_test[:8].to(device))
-    G.eval()
-print(f"mean |eval() - official mode| on 8 test images: {(e - t).abs().mean().item():.4f}")
+    probe.eval()
+    before = probe(A_test[:8].to(device))
+    probe.train()
+    official = probe(A_test[:1].to(device))  # one image, as the official script
+    probe.eval()
+    after = probe(A_test[:8].to(device))
+print(f"mean |eval() - official mode| on one test image: {(before[:1] - official).abs().mean().item():.4f}")
+print(f"mean |eval() output before - after one train-mode call|: {(before - after).abs().mean().item():.4f}")
+assert (before - after).abs().max() > 0, "a train-mode forward pass changes the running statistics"
+del probe
 
 # %% [markdown]
 # **6. Training on the test split.** The facades archive has `train`, `val` and `test`; tuning
@@ -649,7 +864,10 @@ print(f"mean |eval() - official mode| on 8 test images: {(e - t).abs().mean().it
 #
 # - Pix2Pix = a U-Net generator + a conditional PatchGAN + $\mathcal{L}_{cGAN} + 100\,\mathcal{L}_{L1}$.
 # - L1 gets the low frequencies right and blurs what the input does not determine; the cGAN
-#   term, judging local patches of the (input, output) pair, restores the sharp detail.
+#   term, judging local patches of the (input, output) pair, restores sharp detail that agrees
+#   with the input. An unconditional D only asks for realism.
+# - Measure on untouched models, over seeds, with a measure that can fail: sharpness alone
+#   cannot tell detail from artefacts; label consistency can.
 # - The patch size trades texture against parameters: 70x70 is the paper's choice; 1x1 only
 #   judges colour.
 # - Architecture, init, optimiser, schedule and test-time behaviour follow the official code;
