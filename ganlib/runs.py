@@ -161,7 +161,15 @@ def run_all(runs: Sequence[Run], workers: Optional[int] = None, *, progress: boo
                                  initargs=(1,)) as pool:
             futures = {pool.submit(execute, run): i for i, run in enumerate(runs)}
             for future in as_completed(futures):
-                report(futures[future], future.result())
+                i = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # the worker itself died (e.g. killed for memory)
+                    result = RunResult(runs[i].row, runs[i].seed, error=(
+                        f"the worker process running this run died: {type(err).__name__}: {err}. "
+                        "If the machine ran out of memory, use fewer workers (workers=1 runs them "
+                        "one at a time)"))
+                report(i, result)
     if progress:
         print(f"{len(runs)} runs in {time.perf_counter() - began:.1f} s with {workers} worker(s)", flush=True)
     if raise_on_error and any(not r.ok for r in results):

@@ -75,7 +75,12 @@ def _check_parameters_cell(chapter, source):
         assert isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets), (
             f"{chapter}: the parameters cell holds only plain assignments (NAME = value), found "
             f"{ast.get_source_segment(source, node)!r}")
-        ast.literal_eval(node.value)  # raises for anything but a plain value
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            raise AssertionError(
+                f"{chapter}: the parameters cell holds only plain assignments (NAME = a literal value), "
+                f"found {ast.get_source_segment(source, node)!r}: move it to the cell after") from None
         names += [t.id for t in node.targets]
     assert "PROFILE" in names, f"{chapter}: the parameters cell sets PROFILE"
 
@@ -84,8 +89,10 @@ def test_parameters_cell_check_refuses_a_chosen_config():
     _check_parameters_cell("x", 'PROFILE = ""\nSEEDS = (0, 1, 2)')
     with pytest.raises(AssertionError, match="plain assignments"):
         _check_parameters_cell("x", 'PROFILE = ""\ncfg = choose(PROFILE, ci=1, cpu=2, gpu=3)')
-    with pytest.raises(ValueError):
+    with pytest.raises(AssertionError, match="literal value"):
         _check_parameters_cell("x", "PROFILE = ganlib.get_profile()")
+    with pytest.raises(AssertionError, match="sets PROFILE"):
+        _check_parameters_cell("x", "SEEDS = 3")
 
 
 def test_readme_lists_every_chapter_with_a_badge():

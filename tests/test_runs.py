@@ -63,3 +63,18 @@ def test_verdicts_follow_the_spread():
     stats = summarise(results)
     assert set(stats) == {"lr 0.001", "lr 0.01"} and stats["lr 0.01"]["loss"][2] == 2
     assert "lr 0.01" in format_table(results, ["loss"]) and "±" in format_table(results, ["loss"])
+
+
+def dies(config, seed):
+    """A run whose worker process dies (as when the out-of-memory killer ends it)."""
+    if config.get("die"):
+        import os
+        os._exit(1)
+    return {"seed": float(seed)}
+
+
+def test_a_dead_worker_does_not_lose_the_finished_runs():
+    runs = [Run(dies, {}, 0, row="fine"), Run(dies, {"die": True}, 1, row="killed")]
+    results = run_all(runs, workers=2, progress=False, raise_on_error=False)
+    assert results[1].row == "killed" and not results[1].ok and "worker process" in results[1].error
+    assert all(r is not None for r in results)
