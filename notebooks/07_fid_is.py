@@ -22,17 +22,22 @@
 # **Fréchet Inception Distance** (FID; Heusel et al. 2017), the **Inception Score** (IS;
 # Salimans et al. 2016) and the **Kernel Inception Distance** (KID; Bińkowski et al. 2018),
 # each checked against a known value and against `ganlib.metrics`, which in turn agrees
-# with pytorch-fid, torch-fidelity and torchmetrics (see `tests/test_metrics.py`) and is
-# faster than all three. Then we test the metrics themselves: we reproduce, at toy scale,
-# Heusel et al.'s experiment in which FID rises as real images are disturbed more and more,
-# we watch FID's bias at small sample sizes next to KID, which has none, and we walk through
-# the mistakes that make published numbers incomparable.
+# with pytorch-fid, torch-fidelity and torchmetrics (see `tests/test_metrics.py`); we time it
+# against all three below. FID mixes two failures into one number, so we add the metrics that
+# keep them apart: **precision and recall** (Kynkäänniemi et al. 2019) and **density and
+# coverage** (Naeem et al. 2020). Then we test the metrics themselves: we reproduce, at toy
+# scale, Heusel et al.'s experiment in which FID rises as real images are disturbed more and
+# more (all six disturbances), we watch FID's bias at small sample sizes next to KID, which has
+# none, remove it by extrapolation (FID∞, IS∞; Chong & Forsyth 2020), and walk through the
+# mistakes that make published numbers incomparable.
 #
 # **Learning objectives.** After this chapter you can
 # - derive FID as the Fréchet (2-Wasserstein) distance between two Gaussians and compute
 #   $\operatorname{tr}(\Sigma_1\Sigma_2)^{1/2}$ stably and fast;
-# - compute IS with splits, and spot the reversed-KL and missing-softmax bugs;
-# - explain why FID is biased at small N and why KID is not;
+# - compute IS with splits (and say why 1 and 10 splits differ), and spot the reversed-KL and
+#   missing-softmax bugs;
+# - explain why FID is biased at small N and why KID is not, and extrapolate FID∞ and IS∞;
+# - separate fidelity from diversity with precision / recall and density / coverage;
 # - say which choices (network, weights, resizer, N) must match before two FIDs can be compared.
 #
 # **Prerequisites.** Chapter 0 (GANs, profiles); means, covariances and eigenvalues; the
@@ -44,6 +49,8 @@ if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book
     import subprocess
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/ganbook/ganbook"], check=True)
+    # Checkpoints outlive a runtime reset on Google Drive (ganlib.checkpoint_dir uses it once mounted):
+    # from google.colab import drive; drive.mount("/content/drive")
 
 # %%
 import time
@@ -66,7 +73,7 @@ from ganlib.train import fit
 device = ganlib.setup(seed=0)
 
 
-# %% tags=["parameters"]
+# %%
 @dataclass
 class MetricsConfig:
     dataset: str = "digits"            # "digits" (bundled, offline) or "mnist" (downloaded)
@@ -79,16 +86,29 @@ class MetricsConfig:
     gan_hidden: int = 256
     batch_size: int = 64
     lr: float = 1e-3                   # Adam, beta1 = 0.5 (as in chapter 0)
+    infinity_sizes: tuple = (250, 500, 1000, 2000, 4000)  # generated N for FID∞ / IS∞
+    infinity_repeats: int = 3          # draws per N for FID∞ / IS∞
+    bench_dim: int = 2048              # the FID timing: feature dimension d ...
+    bench_n: int = 5000                # ... and N, as in benchmarks/fid_speed.py
+    bench_threads: int = 2
+    bench_repeats: int = 1
 
 
-PROFILE = ganlib.get_profile()  # "ci", "cpu" or "gpu": GANLIB_PROFILE, else chosen automatically
+# %% tags=["parameters"]
+PROFILE = ""   # "ci", "cpu" or "gpu"; "" = GANLIB_PROFILE, else chosen automatically
+
+# %%
+PROFILE = ganlib.get_profile(PROFILE)
 cfg = ganlib.choose(PROFILE,
                     ci=MetricsConfig(sample_sizes=(25, 100, 400), bias_repeats=20, kid_subsets=10,
-                                     gan_steps=1000),
+                                     gan_steps=1000, infinity_sizes=(200, 400, 800, 1600), infinity_repeats=1,
+                                     bench_dim=512, bench_n=2000),
                     cpu=MetricsConfig(),
                     gpu=MetricsConfig(dataset="mnist", extractor="inception", image_size=32,
-                                      sample_sizes=(100, 500, 1000, 2000, 5000), gan_steps=10000))
-print(PROFILE, cfg)
+                                      sample_sizes=(100, 500, 1000, 2000, 5000), gan_steps=10000,
+                                      infinity_sizes=(5000, 10000, 20000, 30000, 50000)))
+print(f"profile: {PROFILE}")
+print(cfg)
 
 # %% [markdown]
 # ## The idea
@@ -201,28 +221,36 @@ assert abs(frechet_distance_eig(mu_a, sigma_a, mu_a, sigma_a)) < 1e-9  # identic
 assert np.isclose(ours, metrics.frechet_distance(mu_a, sigma_a, mu_b, sigma_b), rtol=1e-9)
 print(f"FID(a, b) = {ours:.6f}")
 
+# %% [markdown]
+# **How much faster?** `ganlib.metrics.speed.time_frechet_distances` (the measurement of
+# `benchmarks/fid_speed.py`) runs all four on the same statistics, with the same threads, and
+# reports CPU seconds (the work done; wall-clock time on a shared machine is inflated by other
+# processes). The published setting is $d = 2048$, $N = 5000$; the `ci` profile times a
+# smaller $d$ to stay quick, and says so.
+
 # %%
-# How much faster? d = 512 here to keep the cell quick (benchmarks/fid_speed.py runs d = 2048, N = 5000).
-d = 512
-f1, f2 = rng.normal(size=(2000, d)), rng.normal(size=(2000, d)) + 0.05
-s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-m1, m2 = f1.mean(0), f2.mean(0)
-times = {}
-for name, fn in {"sqrtm (pytorch-fid)": frechet_distance_sqrtm,
-                 "eigvals (torch-fidelity)": lambda a, b, c, e: float(
-                     (a - c) @ (a - c) + np.trace(b) + np.trace(e)
-                     - 2 * np.sqrt(np.linalg.eigvals(b @ e).astype(complex)).real.sum()),
-                 "ganlib.metrics": metrics.frechet_distance}.items():
-    t0 = time.process_time()
-    value = fn(m1, s1, m2, s2)
-    times[name] = time.process_time() - t0
-    print(f"{name:<26} FID {value:.8f}   {times[name]:.3f} CPU s")
+from ganlib.metrics.speed import format_speed_table, machine_description, time_frechet_distances
+
+speed = time_frechet_distances(cfg.bench_dim, cfg.bench_n, repeats=cfg.bench_repeats, threads=cfg.bench_threads)
+setting = (f"d = {cfg.bench_dim}, N = {cfg.bench_n}, {cfg.bench_threads} threads, best of {cfg.bench_repeats}"
+           + ("" if (cfg.bench_dim, cfg.bench_n) == (2048, 5000) else
+              " (NOT the published d = 2048, N = 5000: this profile times a smaller problem)"))
+print(f"Fréchet distance, {setting}\nmachine: {machine_description()}")
+print(format_speed_table(speed))
+cpu_ratio = {name: t_cpu / speed["ganlib"][2] for name, (_, _, t_cpu) in speed.items() if name != "ganlib"}
+slower = [name for name, r in cpu_ratio.items() if r <= 1]
+print("ganlib in CPU seconds: " + ", ".join(f"{r:.1f}x faster than {name}" for name, r in cpu_ratio.items())
+      + ("" if not slower else f"; NOT faster than {', '.join(slower)} here"))
+assert all(abs(v - speed["ganlib"][0]) <= 1e-6 * abs(v) for v, _, _ in speed.values()), "the four must agree"
 
 # %% [markdown]
 # ### The Inception Score
 # Softmax of the logits, the marginal $p(y)$ per split, the KL *from* $p(y\mid x)$ *to*
 # $p(y)$, exponentiated; splits are consecutive chunks (no shuffling). Hand case:
-# $p(y\mid x) = [.9,.1]$ and $[.2,.8]$ give $p(y) = [.55, .45]$ and IS = 1.3170522760.
+# $p(y\mid x) = [.9,.1]$ and $[.2,.8]$ give $p(y) = [.55, .45]$ and
+# $\mathrm{IS} = \exp\bigl(\tfrac12[\mathrm{KL}([.9,.1]\Vert[.55,.45]) + \mathrm{KL}([.2,.8]\Vert[.55,.45])]\bigr)$,
+# which the cell checks to ten decimals. Everything stays in log space (`log_softmax`): with
+# sharp logits some probabilities underflow to 0, and `log(0)` would turn the score into NaN.
 
 # %%
 def inception_score_inline(logits, splits=10):
@@ -246,6 +274,27 @@ assert abs(inception_score_inline(confident)[0] - 10) < 1e-6
 logits = torch.randn(200, 10) * 3
 assert np.allclose(inception_score_inline(logits), metrics.inception_score(logits), rtol=1e-10)
 print("IS ok:", metrics.inception_score(logits))
+
+# %% [markdown]
+# **Why splits, and why the number of splits matters.** $p(y)$ is *estimated* from the split's
+# own samples, and each sample pulls that estimate towards itself, so each KL is a little too
+# small; the smaller the split, the more. IS is therefore biased downwards at small split sizes,
+# and **IS with 1 split and IS with 10 splits of the same N are different numbers**. The protocol
+# of Salimans et al. (2016, their released code): 50,000 samples, 10 splits of 5,000, report the
+# mean ± standard deviation over splits. FID's protocol (Heusel et al. 2017, the TTUR code):
+# 50,000 generated samples against the statistics of the training set. Numbers computed another
+# way are not comparable with published ones. The cell: random logits for 1000 classes, N = 5000.
+
+# %%
+random_logits = torch.randn(5000, 1000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 3
+is_splits = {k: metrics.inception_score(random_logits, splits=k) for k in (1, 10)}
+for k, (m, sd) in is_splits.items():
+    print(f"N = 5000, {k:>2} split(s) of {5000 // k}: IS = {m:.2f} ± {sd:.2f}")
+print(f"one split is {is_splits[1][0] - is_splits[10][0]:.2f} higher: splits of {5000 // 10} estimate p(y) "
+      "from fewer samples, which pulls each KL down")
+se_10 = is_splits[10][1] / np.sqrt(10)  # standard error of the 10-split mean
+print(f"the gap is {(is_splits[1][0] - is_splits[10][0]) / se_10:.1f} standard errors of the 10-split mean")
+assert is_splits[1][0] > is_splits[10][0] + 3 * se_10, "1 and 10 splits should differ beyond the standard error"
 
 
 # %% [markdown]
@@ -377,9 +426,11 @@ assert fid_track[-1] < 0.5 * fid_track[0], "FID should fall as the GAN trains"
 # %% [markdown]
 # ## Look: the disturbances of Heusel et al. (2017)
 # To check that FID measures visual quality, Heusel et al. disturbed real images with
-# increasing strength and verified that FID rises. Their five disturbances (`ganlib.metrics.disturbances`),
-# with their strengths: Gaussian noise mixed in, Gaussian blur, five black rectangles, swirl
-# and salt-and-pepper noise.
+# increasing strength and verified that FID rises. They used six disturbances; five act on each
+# image (`ganlib.metrics.disturbances`), with their strengths: Gaussian noise mixed in, Gaussian
+# blur, five black rectangles, swirl and salt-and-pepper noise. The sixth mixes images of
+# *another data set* into the real ones (ImageNet into CelebA in the paper); we come to it after
+# the five.
 
 # %%
 rows = []
@@ -411,6 +462,26 @@ print(f"\nGAN after {cfg.gan_steps} steps: FID {fid_track[-1]:.2f}   untrained G
       f"real vs real: {table['gaussian noise'][0]:.2f}")
 
 # %% [markdown]
+# **The sixth disturbance: another data set mixed in.** Here the "data set" is the digits 0–8
+# and the contaminant another class, the 9s: the reference statistics come from the training
+# digits 0–8, and a growing fraction (the paper's 0, 0.25, 0.5, 0.75) of held-out digits 0–8 is
+# replaced by 9s (`ganlib.metrics.disturbances.mix_in`; the number of images stays fixed).
+
+# %%
+from ganlib.metrics.disturbances import MIX_IN_FRACTIONS, mix_in
+
+contaminant = 9
+reference_08 = features(real[real_labels != contaminant])
+nines = torch.cat([real[real_labels == contaminant], held_out[held_out_labels == contaminant]])
+base_08 = held_out[held_out_labels != contaminant]
+base_08 = base_08[:min(len(base_08), int(len(nines) / MIX_IN_FRACTIONS[-1]))]
+table["mixed in: 9s"] = [metrics.fid_from_features(reference_08, features(mix_in(base_08, nines, a)))
+                         for a in MIX_IN_FRACTIONS]
+print(f"{'mixed in: 9s':<18}" + "".join(f"{v:>10.2f}" for v in table["mixed in: 9s"])
+      + f"   (fractions {MIX_IN_FRACTIONS}, N = {len(base_08)})")
+assert all(b > a for a, b in zip(table["mixed in: 9s"], table["mixed in: 9s"][1:])), "FID should rise with the mix"
+
+# %% [markdown]
 # ### Sample-size bias: FID vs KID
 # Draw two samples of size N from the *same* distribution (all real digits) and compute FID and
 # KID. The true value of both is 0. FID's estimate is biased upwards — by roughly $c/N$ — so
@@ -418,6 +489,8 @@ print(f"\nGAN after {cfg.gan_steps} steps: FID {fid_track[-1]:.2f}   untrained G
 # scatters around 0 at every N.
 
 # %%
+import warnings
+
 pool = torch.cat([real_feats, held_out_feats])
 gen = torch.Generator().manual_seed(0)
 ns = [n for n in cfg.sample_sizes if 2 * n <= len(pool)]
@@ -427,7 +500,9 @@ for n in ns:
         perm = torch.randperm(len(pool), generator=gen)
         a, b = pool[perm[:n]], pool[perm[n:2 * n]]
         fid_draws[n].append(metrics.fid_from_features(a, b))
-        kid_draws[n].append(metrics.kernel_inception_distance(a, b, subsets=1, subset_size=n)[0])
+        with warnings.catch_warnings():  # tiny subsets warn; here we average many draws on purpose
+            warnings.filterwarnings("ignore", message="KID on subsets of")
+            kid_draws[n].append(metrics.kernel_inception_distance(a, b, subsets=1, subset_size=n)[0])
 mean_fid = {n: np.mean(v) for n, v in fid_draws.items()}
 mean_kid = {n: np.mean(v) for n, v in kid_draws.items()}
 se_kid = {n: np.std(v, ddof=1) / np.sqrt(len(v)) for n, v in kid_draws.items()}
@@ -448,15 +523,113 @@ assert all(abs(mean_kid[n]) < 3 * se_kid[n] for n in ns), "KID should be 0 withi
 
 # %% [markdown]
 # KID is unbiased but not free: at small N its *variance* is large (the error bars), so
-# report it with its standard deviation over subsets, as `kernel_inception_distance` returns.
+# report it with its standard deviation over subsets, as `kernel_inception_distance` returns;
+# below 50 samples per subset it warns (the bias cell above silences that warning: it averages
+# many draws on purpose, to show the mean).
+
+# %% [markdown]
+# ### FID∞ and IS∞: extrapolate the bias away (Chong & Forsyth 2020)
+# FID computed from N samples is, to first order, $\mathrm{FID}_N = \mathrm{FID}_\infty + c/N$.
+# Chong & Forsyth compute FID at several N, fit a line in $1/N$ and report its intercept,
+# $\mathrm{FID}_\infty$, the value at infinitely many samples (the same for IS). First on the
+# bias plot's draws, where the true value is 0; then for the trained GAN, whose samples we can
+# draw in any number, against the fixed statistics of all real training images.
+
+# %%
+def extrapolate(sizes, values):
+    """Least-squares line value = intercept + slope / N; returns (intercept, slope)."""
+    slope, intercept = np.polyfit(1.0 / np.asarray(sizes, dtype=float), np.asarray(values), 1)
+    return float(intercept), float(slope)
+
+
+fid_inf_same, _ = extrapolate(ns, [mean_fid[n] for n in ns])
+print(f"two samples of the same digits (true FID 0): FID at N = {ns[-1]} is {mean_fid[ns[-1]]:.2f}, "
+      f"FID∞ = {fid_inf_same:.2f}")
+assert abs(fid_inf_same) < 0.5 * mean_fid[ns[-1]], "the extrapolation should remove most of the bias"
+
+torch.manual_seed(2)
+sizes = [n for n in cfg.infinity_sizes]
+fid_n = {n: np.mean([metrics.fid_from_features(real_feats, features(sample(n))) for _ in range(cfg.infinity_repeats)])
+         for n in sizes}
+is_n = {n: np.mean([metrics.inception_score(logits_of(sample(n)), splits=1)[0] for _ in range(cfg.infinity_repeats)])
+        for n in sizes}
+fid_inf, fid_slope = extrapolate(sizes, [fid_n[n] for n in sizes])
+is_inf, is_slope = extrapolate(sizes, [is_n[n] for n in sizes])
+fig, ax = plt.subplots(1, 2, figsize=(9, 3))
+for a, vals, inf, name in ((ax[0], fid_n, fid_inf, "FID"), (ax[1], is_n, is_inf, "IS (1 split)")):
+    x = 1.0 / np.asarray(sizes)
+    a.plot(x, [vals[n] for n in sizes], "o", label="measured")
+    a.plot(np.r_[0, x], inf + np.r_[0, x] * extrapolate(sizes, [vals[n] for n in sizes])[1], "--", label="fit")
+    a.set(xlabel="1 / N", ylabel=name, title=f"{name}∞ = {inf:.2f}"); a.legend()
+plt.tight_layout(); plt.show()
+for n in sizes:
+    print(f"N = {n:>5}: FID {fid_n[n]:8.2f}   IS {is_n[n]:6.3f}")
+print(f"FID∞ = {fid_inf:.2f} (slope {fid_slope:.0f}),  IS∞ = {is_inf:.3f} (slope {is_slope:.1f}); "
+      f"{cfg.infinity_repeats} draw(s) per N")
+assert fid_slope > 0, "FID is biased upwards: it should fall with N"
+
+# %% [markdown]
+# ### Fidelity and diversity apart: precision, recall, density, coverage
+# FID rises both when samples look wrong and when kinds of real images are missing. The
+# k-nearest-neighbour metrics keep the two apart. Around each feature vector put the ball
+# whose radius is the distance to its k-th nearest neighbour in its own set:
+#
+# - **precision** (Kynkäänniemi et al. 2019): the fraction of generated samples inside some
+#   real ball — *do the samples look real?*
+# - **recall**: the fraction of real samples inside some generated ball — *is every kind of
+#   real image generated?*
+# - **density** and **coverage** (Naeem et al. 2020) use only the real balls, which an outlier
+#   among the generated samples cannot inflate: density counts how many real balls hold each
+#   sample (divided by k; about 1 for a perfect generator), coverage is the fraction of real
+#   balls that hold at least one sample.
+#
+# `ganlib.metrics.precision_recall` (k = 3, closed balls) counts the same points as
+# torch-fidelity's code, and `density_coverage` (k = 5) gives the numbers of the authors' `prdc`
+# package (`tests/test_precision_recall.py`). Both sets get the same N here (the papers use
+# 50,000 and 10,000); the rows are the perfect generator (held-out digits), one that drops half
+# the classes, one whose samples are noisy, the collapsed "ten copied images" of pitfall 4
+# below, and our GAN.
+
+# %%
+gen_pr = torch.Generator().manual_seed(3)
+n_pr = len(held_out)
+real_ref = real_feats[torch.randperm(len(real_feats), generator=gen_pr)[:n_pr]]
+half_classes = held_out[held_out_labels < 5]
+candidates = {
+    "held-out real (perfect)": held_out,
+    "classes 0-4 only": half_classes[torch.randint(len(half_classes), (n_pr,), generator=gen_pr)],
+    "noise 0.5": DISTURBANCES["gaussian noise"][0](held_out, 0.5),
+    "ten copied images": torch.stack([held_out[held_out_labels == k][0] for k in range(10)]).repeat(
+        n_pr // 10 + 1, 1, 1, 1)[:n_pr],
+    "GAN": sample(n_pr),
+}
+pr_table = {}
+for name, images in candidates.items():
+    f = features(images)
+    pr_table[name] = (metrics.fid_from_features(real_ref, f), *metrics.precision_recall(real_ref, f),
+                      *metrics.density_coverage(real_ref, f))
+print(f"N = {n_pr} each; precision / recall k = 3, density / coverage k = 5")
+print(f"{'samples':<26}{'FID':>9}{'precision':>11}{'recall':>9}{'density':>9}{'coverage':>10}")
+for name, (fd, p, r, dn, cv) in pr_table.items():
+    print(f"{name:<26}{fd:>9.2f}{p:>11.3f}{r:>9.3f}{dn:>9.3f}{cv:>10.3f}")
+perfect, dropped, noisy, copied = (pr_table[k] for k in list(candidates)[:4])
+print(f"dropping half the classes keeps precision at {dropped[1]:.2f} (perfect: {perfect[1]:.2f}) but cuts "
+      f"recall to {dropped[2]:.2f} and coverage to {dropped[4]:.2f}; noise cuts precision to {noisy[1]:.2f} "
+      f"and density to {noisy[3]:.2f}; ten copies keep precision {copied[1]:.2f} with coverage {copied[4]:.2f}")
+assert dropped[1] > 0.8 * perfect[1] and dropped[2] < 0.8 * perfect[2] and dropped[4] < 0.8 * perfect[4]
+assert noisy[1] < 0.8 * perfect[1] and noisy[3] < 0.8 * perfect[3]
+assert copied[4] < 0.5 * perfect[4] and copied[2] < 0.5 * perfect[2]
 
 # %% [markdown]
 # ## Pitfalls
 # ### 1. The reversed KL and the missing softmax in the Inception Score
 # A popular write-up computes `F.kl_div(p_yx.log(), p_y)`, which is KL(p(y) ‖ p(y|x)) — the
-# arguments reversed. On the hand case it gives 1.4215100172 instead of 1.3170522760.
-# Passing probabilities where logits are expected (a softmax applied twice) flattens the
-# distributions; `ganlib` warns.
+# arguments reversed; on the hand case it gives a different number (the cell prints both).
+# The softmax can go missing in two ways. (a) **Raw logits taken as probabilities**: code that
+# expects $p(y\mid x)$ is handed the classifier's logits; negative logits make `log` NaN, and
+# logits that happen to be positive give a finite number that means nothing (it can exceed
+# the bound K). (b) **A softmax applied twice**: probabilities passed where logits are
+# expected are flattened by the second softmax, and the score drops; `ganlib` warns.
 
 # %%
 p_yx = torch.tensor([[0.9, 0.1], [0.2, 0.8]], dtype=torch.float64)
@@ -471,6 +644,28 @@ with warnings.catch_warnings(record=True) as caught:
     double_softmax = metrics.inception_score(p_yx, splits=1)[0]  # probabilities passed as logits
 print(f"probabilities passed as logits: IS {double_softmax:.4f} (warning: {caught[0].message})")
 assert double_softmax < correct and caught
+
+
+# %%
+def is_of_probabilities(p):  # the formula for inputs that are already probabilities (no softmax)
+    p_y = p.mean(0, keepdim=True)
+    return torch.exp((p * (p.log() - p_y.log())).sum(1).mean()).item()
+
+
+digit_logits = logits_of(held_out).double()
+is_correct = metrics.inception_score(digit_logits, splits=1)[0]
+is_raw = is_of_probabilities(digit_logits)                        # (a) logits taken as probabilities
+is_raw_positive = is_of_probabilities(digit_logits - digit_logits.min() + 1)  # (a) logits that happen to be > 0
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    is_double = metrics.inception_score(torch.softmax(digit_logits, 1), splits=1)[0]  # (b) softmax twice
+print(f"held-out digits, K = 10:  correct IS {is_correct:.3f}")
+n_classes = digit_logits.shape[1]
+print(f"(a) raw logits as probabilities: IS {is_raw}; shifted to be > 0: IS {is_raw_positive:.3f}"
+      + (f", above the bound K = {n_classes}" if is_raw_positive > n_classes else ""))
+print(f"(b) softmax applied twice: IS {is_double:.3f}")
+assert np.isnan(is_raw) and np.isfinite(is_raw_positive) and abs(is_raw_positive - is_correct) > 0.1 * is_correct
+assert is_double < 0.9 * is_correct
 
 # %% [markdown]
 # ### 2. FID on the classifier output instead of the pool features
@@ -525,6 +720,30 @@ assert fid_resizers > 5 * base_f, "two resizers of the same images should look l
 assert fid_random < 0.1 * fid_trained, "different weights put FID on a different scale"
 
 # %% [markdown]
+# **Quantisation and resizing: what ganlib measures, and how to match a published number.**
+# Published FIDs are computed on images *saved as 8-bit files*: the generator's floats are
+# quantised to 256 levels (often through PNG or JPEG) before the network sees them. Parmar et al.
+# (2022, clean-fid) showed that this quantisation, JPEG compression, and above all the *resizer*
+# (PIL's antialiased bicubic, TensorFlow's and PyTorch's non-antialiased bilinear) shift FID by
+# amounts comparable to the gaps papers report; clean-fid resizes with antialiasing in float
+# ("clean" mode) and offers `legacy_tensorflow` and `legacy_pytorch` modes that reproduce the old
+# pipelines. **ganlib measures** the generator's float images in [-1, 1], *not* quantised, resized
+# by `preprocess_for_inception` with PyTorch's bilinear interpolation without antialiasing to
+# 299×299 (pytorch-fid's choice). To match a published number: quantise first
+# (`((x + 1) * 127.5).round()`), use the paper's resizer (or clean-fid's matching mode), its
+# network weights and its N. The cell measures what quantisation alone does here.
+
+# %%
+def quantise_uint8(x):
+    return ((x + 1) * 127.5).round().clamp(0, 255) / 127.5 - 1
+
+
+fid_float = metrics.fid_from_features(real_feats, held_out_feats)
+fid_quantised = metrics.fid_from_features(features(quantise_uint8(real)), features(quantise_uint8(held_out)))
+print(f"real vs held-out, float images: FID {fid_float:.3f}; both quantised to uint8: FID {fid_quantised:.3f} "
+      f"({100 * (fid_quantised - fid_float) / fid_float:+.2f} %)")
+
+# %% [markdown]
 # ### 4. The Inception Score on data that is not ImageNet
 # IS asks an ImageNet classifier for ImageNet classes; on digits (or faces, or bedrooms) its
 # classes mean nothing, and a K-class classifier caps IS at K. Worse, IS never looks at
@@ -542,6 +761,35 @@ print(f"FID: real {base_f:.2f}, ten copied images {fid_collapsed:.2f}")
 assert is_collapsed > 0.9 * is_real and fid_collapsed > 5 * base_f
 
 # %% [markdown]
+# ### 5. Training-set or test-set reference statistics
+# The protocol compares generated samples with statistics of the *training* set. A generator
+# that memorised its training images then looks perfect. Statistics of held-out images do not
+# reward copying. The cell: reference statistics from training images or from held-out images
+# (the same N), and three "generators": one that copies the training reference images, one that
+# outputs other real images it never saw, and our GAN.
+
+# %%
+gen_ref = torch.Generator().manual_seed(4)
+half = len(held_out) // 2
+train_idx = torch.randperm(len(real), generator=gen_ref)[:half]
+test_perm = torch.randperm(len(held_out), generator=gen_ref)
+references = {"train statistics": real_feats[train_idx], "test statistics": held_out_feats[test_perm[:half]]}
+generators = {"copies of training images": real_feats[train_idx],
+              "unseen real images": held_out_feats[test_perm[half:2 * half]],
+              "GAN": features(sample(half))}
+ref_table = {g: {r: metrics.fid_from_features(ref, gf) for r, ref in references.items()} for g, gf in generators.items()}
+print(f"N = {half} for every set")
+print(f"{'generator':<28}" + "".join(f"{r:>18}" for r in references))
+for g, row in ref_table.items():
+    print(f"{g:<28}" + "".join(f"{v:>18.2f}" for v in row.values()))
+copy_row, unseen_row = ref_table["copies of training images"], ref_table["unseen real images"]
+print(f"against training statistics the copier scores {copy_row['train statistics']:.2f}, better than unseen real "
+      f"images ({unseen_row['train statistics']:.2f}); against test statistics {copy_row['test statistics']:.2f} vs "
+      f"{unseen_row['test statistics']:.2f}")
+assert copy_row["train statistics"] < 0.5 * unseen_row["train statistics"]
+assert copy_row["test statistics"] > 0.5 * unseen_row["test statistics"]
+
+# %% [markdown]
 # ## Summary
 #
 # - FID is the Fréchet distance between Gaussians fitted to real and generated features;
@@ -549,16 +797,20 @@ assert is_collapsed > 0.9 * is_real and fid_collapsed > 5 * base_f
 #   eigenvalues: real, exact, faster than `sqrtm`.
 # - IS = exp of the mean KL(p(y|x) ‖ p(y)) per split, from a softmax of logits; it ignores real
 #   data and only makes sense for the classifier's own classes.
-# - KID is an unbiased MMD²: ≈ 0 for equal distributions at every N, where FID is biased upwards.
-# - FID rose monotonically with every disturbance of Heusel et al.
+# - KID is an unbiased MMD²: ≈ 0 for equal distributions at every N, where FID is biased upwards;
+#   FID∞ and IS∞ extrapolate the bias away by a line in 1/N. IS with 1 and 10 splits differ.
+# - Precision / recall and density / coverage separate fidelity from diversity, which FID mixes.
+# - FID rose monotonically with every one of Heusel et al.'s six disturbances.
 # - Two FIDs are comparable only with the same network and weights, the same preprocessing
-#   (resizer) and the same N. Our offline numbers are comparable with nothing published.
+#   (quantisation, resizer), the same N and the same reference set (training or test). Our
+#   offline numbers are comparable with nothing published.
 #
 # Measured for `ganlib.metrics` (details in `tests/test_metrics.py`, `tests/test_inception.py`,
 # `benchmarks/fid_speed.py`): FID within 1e-6 (relative) of pytorch-fid, torch-fidelity and
 # torchmetrics at d = 64 and 2048, including N < d; IS within 1e-6 of torch-fidelity; KID equal
-# to torch-fidelity's on the same subsets; Inception pool features equal to pytorch-fid's and
-# torch-fidelity's on the same random weights.
+# to torch-fidelity's on the same subsets; precision / recall counting the same points as
+# torch-fidelity, density / coverage equal to prdc's; Inception pool features equal to
+# pytorch-fid's and torch-fidelity's on the same random weights.
 
 # %% [markdown]
 # ## Exercises
