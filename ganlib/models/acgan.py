@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import d_loss_bce, g_loss_nonsaturating
-from .cgan import _check_images, _conv_body, check_labels, check_step_inputs, generate_with_labels
+from .cgan import _check_images, _conv_body, _mlp_body, check_labels, check_step_inputs, generate_with_labels
 
 __all__ = ["AuxiliaryHeads", "MLPACGANDiscriminator", "ConvACGANDiscriminator", "acgan_class_loss",
            "acgan_d_loss", "acgan_g_loss", "acgan_step"]
@@ -61,11 +61,7 @@ class MLPACGANDiscriminator(nn.Module):
                  layers: int = 3):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
-        blocks, width = [], channels * image_size * image_size
-        for _ in range(layers - 1):
-            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
-            width = hidden
-        self.body = nn.Sequential(*blocks)
+        self.body, width = _mlp_body(channels * image_size * image_size, hidden, layers)
         self.heads = AuxiliaryHeads(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -199,6 +199,16 @@ class ConvConditionalGenerator(nn.Module):
         return self.net(self.project(torch.cat([z, self.label(y)], dim=1)))
 
 
+def _mlp_body(width: int, hidden: int, layers: int) -> Tuple[nn.Sequential, int]:
+    """The hidden layers of an MLP discriminator on flattened images: ``layers - 1`` times
+    Linear + LeakyReLU(0.2). Returns the body and its output width."""
+    blocks = []
+    for _ in range(layers - 1):
+        blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+        width = hidden
+    return nn.Sequential(*blocks), width
+
+
 def _conv_body(in_channels: int, image_size: int, ndf: int, sn: bool, who: str) -> nn.Sequential:
     """Strided 4x4 convs with LeakyReLU(0.2) from ``image_size`` down to 4x4: widths ndf, 2 ndf, 4 ndf..."""
     stages = _num_upsamplings(image_size, who)
@@ -278,11 +288,7 @@ class MLPProjectionDiscriminator(nn.Module):
                  layers: int = 3):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
-        blocks, width = [], channels * image_size * image_size
-        for _ in range(layers - 1):
-            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
-            width = hidden
-        self.body = nn.Sequential(*blocks)
+        self.body, width = _mlp_body(channels * image_size * image_size, hidden, layers)
         self.head = ProjectionHead(width, num_classes)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
