@@ -1012,31 +1012,42 @@ print("exercise 2 ok")
 
 
 # %% [markdown]
-# **Exercise 3.** The discriminator update of CycleGAN: the LSGAN loss on real images and on
-# (pooled) fakes, **halved**: $\tfrac12[\mathbb{E}(D(y) - 1)^2 + \mathbb{E}\,D(\hat y)^2]$, from D's raw outputs.
+# **Exercise 3.** What does a least-squares discriminator converge to? Write the LSGAN
+# discriminator's objective with a real target $b$ and a fake target $a$ (CycleGAN uses $b = 1$,
+# $a = 0$; Mao et al. also study $a = -1$, $b = 1$):
+# $\min_D \tfrac12\,\mathbb{E}_{y \sim p_{data}}(D(y) - b)^2 + \tfrac12\,\mathbb{E}_{y \sim p_g}(D(y) - a)^2$.
+# For a $D$ free to take any value at each $y$, minimise the integrand point by point and write
+# `optimal_lsgan_d(p_data, p_g, a, b)`: the optimal output $D^*(y)$ from the two densities at $y$
+# (tensors of the same shape, both $> 0$).
 
 # %%
-def d_loss_cyclegan(d_real, d_fake):
+def optimal_lsgan_d(p_data, p_g, a=0.0, b=1.0):
     ### BEGIN SOLUTION
-    return 0.5 * (((d_real - 1) ** 2).mean() + (d_fake ** 2).mean())
+    return (b * p_data + a * p_g) / (p_data + p_g)
     ### END SOLUTION
 
 
 # %%
-from ganlib.losses import d_loss_lsgan
-from ganlib.student import forbid
-
-with forbid(d_loss_lsgan):
-    got = float(d_loss_cyclegan(torch.tensor([0.5, 1.5, 2.0]), torch.tensor([1.0, -0.5, 0.2])))
-assert abs(got - 0.6166667) > 1e-5, "LSGAN squares the errors: (D(y) - 1)^2, not |D(y) - 1|"
-assert abs(got - 0.93) > 1e-5, "remember the 0.5: CycleGAN halves D's loss"
-assert abs(got - 1.565) > 1e-5, "targets swapped: real outputs go to 1, fakes to 0"
-assert abs(got - 1.395) > 1e-5, "E is a mean over D's outputs, not a sum"
-assert abs(got - 1.1983333) > 1e-5, "LSGAN's fake target is 0 here, not -1"
-assert abs(got - 0.465) < 1e-5, f"expected 0.5 * (0.5 + 0.43) = 0.465, got {got}"
-assert float(d_loss_cyclegan(torch.ones(5), torch.zeros(5))) == 0.0, "a perfect D pays nothing"
+p_data, p_g = torch.tensor([0.2, 0.5, 0.9]), torch.tensor([0.6, 0.5, 0.1])
+got = optimal_lsgan_d(p_data, p_g, a=-1.0, b=1.0)
+assert got.shape == p_data.shape, f"one optimal output per point: expected shape (3,), got {tuple(got.shape)}"
+assert not torch.allclose(got, p_data / (p_data + p_g)), \
+    "that is the BCE discriminator's optimum; with targets a and b the optimum depends on them"
+assert not torch.allclose(got, (p_g - p_data) / (p_data + p_g)), \
+    "targets swapped: real points are pulled towards b, fakes towards a"
+assert not torch.allclose(got, p_data - p_g), \
+    "setting the derivative to zero gives a weighted average of a and b: divide by p_data + p_g"
+assert not torch.allclose(got, 2 * p_data / (p_data + p_g)), \
+    "with a != 0 the fake target a adds a * p_g / (p_data + p_g)"
+assert torch.allclose(got, torch.tensor([-0.5, 0.0, 0.8])), f"expected [-0.5, 0.0, 0.8], got {got.tolist()}"
+assert torch.allclose(optimal_lsgan_d(p_data, p_g), torch.tensor([0.25, 0.5, 0.9])), \
+    "with CycleGAN's targets (a = 0, b = 1): D* = p_data / (p_data + p_g)"
 ### BEGIN HIDDEN TESTS
-assert float(d_loss_cyclegan(torch.tensor([0.5, 1.5]), torch.tensor([1.0, 0.0]))) == 0.5 * (0.25 + 0.5)
+gen = torch.Generator().manual_seed(0)
+pd, pg = torch.rand(50, generator=gen) + 0.01, torch.rand(50, generator=gen) + 0.01
+best = optimal_lsgan_d(pd, pg, a=-0.3, b=2.0)
+objective = lambda d: pd * (d - 2.0) ** 2 + pg * (d + 0.3) ** 2  # noqa: E731
+assert (objective(best) <= objective(best + 1e-3)).all() and (objective(best) <= objective(best - 1e-3)).all()
 ### END HIDDEN TESTS
 print("exercise 3 ok")
 

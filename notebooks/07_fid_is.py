@@ -902,46 +902,39 @@ print("exercise 2 ok")
 
 
 # %% [markdown]
-# **Exercise 3.** The *biased* MMD² estimate keeps the diagonal terms:
-# $\frac{1}{m^2}\sum_{i,j}k(x_i,x_j) + \frac{1}{m^2}\sum_{i,j}k(y_i,y_j) - \frac{2}{m^2}\sum_{i,j}k(x_i,y_j)$
-# with $k(a, b) = (a^\top b / d + 1)^3$. Write it, then see (check cell) that it is positive for two
-# samples of the same distribution, where the unbiased KID is about 0.
+# **Exercise 3.** Where FID's bias comes from, in its simplest part. Take two independent samples
+# of $n$ points each from *the same* distribution with covariance $\Sigma$ ($d \times d$). The true
+# FID is 0, but the mean term $\lVert\hat\mu_1 - \hat\mu_2\rVert^2$ of the sample estimate is not.
+# Derive its expected value and write `expected_mean_term(cov, n)` (a float) for a numpy matrix
+# `cov`. Hint: $\hat\mu_1 - \hat\mu_2$ has mean 0; what is its covariance, and what is
+# $\mathbb E\lVert v\rVert^2$ for a random vector $v$ with mean 0?
 
 # %%
-def mmd2_biased(x, y):
+def expected_mean_term(cov, n):
     ### BEGIN SOLUTION
-    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-    k = lambda a, b: (a @ b.T / x.shape[1] + 1) ** 3  # noqa: E731
-    return float(k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean())
+    return float(2 * np.trace(cov) / n)       # Cov(mu1 - mu2) = 2 cov / n; E||v||^2 = tr Cov(v)
     ### END SOLUTION
 
 
 # %%
-from ganlib.metrics.kid import polynomial_kernel
-from ganlib.student import forbid
-
-hx = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, -1.0]])   # a hand case, d = 2
-hy = np.array([[1.0, 1.0], [-1.0, 0.0], [0.5, 0.5]])
-g = np.random.default_rng(3)
-x, y = g.normal(size=(50, 8)), g.normal(size=(50, 8))
-with forbid(polynomial_kernel):
-    hand = mmd2_biased(hx, hy)
-    biased, zero = mmd2_biased(x, y), mmd2_biased(x, x)
-assert abs(hand + 1.6684028) > 1e-6, "that is the unbiased estimate: the biased one keeps the diagonal terms"
-assert abs(hand - 0.9513889) > 1e-6, "KID's kernel is cubic: (a.b / d + 1)^3, not squared"
-assert abs(hand - 14.6527778) > 1e-6, "scale the inner product by 1/d: (a.b / d + 1)^3"
-assert abs(hand - 0.7170139) > 1e-6, "the kernel has a + 1: (a.b / d + 1)^3"
-assert abs(hand - 0.2777778) > 1e-6, "that is a linear kernel: use k(a, b) = (a.b / d + 1)^3"
-assert abs(hand - 5.3715278) > 1e-6, "the cross term counts twice: - 2/m^2 sum k(x_i, y_j)"
-assert abs(hand - 3.1545139) < 1e-6, f"the hand case gives 3.1545139, got {hand:.7f}"
-unbiased = metrics.kernel_inception_distance(x, y, subsets=1, subset_size=50)[0]
-assert biased > 0 and biased > unbiased + 0.01, f"the biased estimate should exceed the unbiased one: {biased}, {unbiased}"
-assert abs(zero) < 1e-12, "identical samples: 0"
+cov = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 0.5]])   # trace 3.5, entries sum 3.9
+got = expected_mean_term(cov, 10)
+assert isinstance(got, float), f"return a float, got {type(got).__name__}"
+assert abs(got - 0.35) > 1e-9, "both sample means carry noise: Cov(mu1 - mu2) = cov/n + cov/n"
+assert abs(got - 0.78) > 1e-9, "E||v||^2 is the trace of Cov(v), the sum of its diagonal, not of all its entries"
+assert abs(got - 0.6) > 1e-9, "the covariance is not the identity: use its trace, not d"
+assert abs(got - 7.0 / 9) > 1e-9, "the sample mean's covariance is cov / n (n, not n - 1)"
+assert abs(got - 0.7) < 1e-9, f"expected 2 * 3.5 / 10 = 0.7, got {got}"
+assert abs(expected_mean_term(cov, 1000) - 0.007) < 1e-12, "the bias falls as 1/n"
+rng = np.random.default_rng(0)           # see it: 2,000 pairs of samples of n = 10 points
+draws = rng.multivariate_normal(np.zeros(3), cov, size=(2000, 2, 10)).mean(axis=2)
+simulated = float(((draws[:, 0] - draws[:, 1]) ** 2).sum(axis=1).mean())
+print(f"expected {got:.3f}, simulated {simulated:.3f}")
 ### BEGIN HIDDEN TESTS
-kxx = (torch.as_tensor(x) @ torch.as_tensor(x).T / 8 + 1) ** 3
-kyy = (torch.as_tensor(y) @ torch.as_tensor(y).T / 8 + 1) ** 3
-assert np.isclose(biased - unbiased, float(kxx.trace() + kyy.trace()) / 2500
-                  - float(kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / 2500 / 49)
+a = np.random.default_rng(4).normal(size=(5, 5))
+c5 = a @ a.T
+assert np.isclose(expected_mean_term(c5, 7), 2 * np.trace(c5) / 7)
+assert abs(simulated - 0.7) < 0.05
 ### END HIDDEN TESTS
 print("exercise 3 ok")
 

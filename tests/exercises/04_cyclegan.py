@@ -54,15 +54,12 @@ WRONG = {
             return sum(p.numel() for p in ResnetGenerator(in_ch, out_ch, ngf=ngf, n_blocks=n_blocks).parameters())
         """,
     },
-    "d_loss_cyclegan": {
-        "absolute values instead of squares": "return 0.5 * ((d_real - 1).abs().mean() + d_fake.abs().mean())",
-        "not halved": "return ((d_real - 1) ** 2).mean() + (d_fake ** 2).mean()",
-        "targets swapped": "return 0.5 * ((d_real ** 2).mean() + ((d_fake - 1) ** 2).mean())",
-        "sum": "return 0.5 * (((d_real - 1) ** 2).sum() + (d_fake ** 2).sum())",
-        "fake target -1": "return 0.5 * (((d_real - 1) ** 2).mean() + ((d_fake + 1) ** 2).mean())",
-        "the library's LSGAN loss": """
-            from ganlib.losses import d_loss_lsgan
-            return 0.5 * d_loss_lsgan(d_real, d_fake)
-        """,
+    "optimal_lsgan_d": {
+        "the BCE optimum, targets ignored": "return p_data / (p_data + p_g)",
+        "targets swapped": "return (a * p_data + b * p_g) / (p_data + p_g)",
+        "not normalised": "return b * p_data + a * p_g",
+        "the fake target forgotten": "return b * p_data / (p_data + p_g)",
+        "the midpoint of the targets": "return torch.full_like(p_data, (a + b) / 2)",
+        "densities squared": "return (b * p_data ** 2 + a * p_g ** 2) / (p_data ** 2 + p_g ** 2)",
     },
 }

@@ -29,55 +29,14 @@ WRONG = {
             return -0.5 * torch.sum(1 + logvar1 - mu1 ** 2 - logvar1.exp())
         """,
     },
-    "latent_regression_loss": {
-        "L2": """
-            fake = G(a, z)
-            for p in E.parameters():
-                p.requires_grad_(False)
-            mu, _ = E(fake)
-            for p in E.parameters():
-                p.requires_grad_(True)
-            return ((mu - z) ** 2).mean()
-        """,
-        "sum": """
-            fake = G(a, z)
-            for p in E.parameters():
-                p.requires_grad_(False)
-            mu, _ = E(fake)
-            for p in E.parameters():
-                p.requires_grad_(True)
-            return (mu - z).abs().sum()
-        """,
-        "a sampled code instead of mu": """
-            fake = G(a, z)
-            for p in E.parameters():
-                p.requires_grad_(False)
-            mu, logvar = E(fake)
-            for p in E.parameters():
-                p.requires_grad_(True)
-            z_hat = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-            return (z_hat - z).abs().mean()
-        """,
-        "E not frozen": """
-            mu, _ = E(G(a, z))
-            return (mu - z).abs().mean()
-        """,
-        "G's output detached": """
-            mu, _ = E(G(a, z).detach())
-            return (mu - z).abs().mean()
-        """,
-        "E left frozen": """
-            fake = G(a, z)
-            for p in E.parameters():
-                p.requires_grad_(False)
-            mu, _ = E(fake)
-            return (mu - z).abs().mean()
-        """,
-        "under no_grad": """
-            with torch.no_grad():
-                mu, _ = E(G(a, z))
-            return (mu - z).abs().mean()
-        """,
+    "best_constant_lr_loss": {
+        "the standard deviation": "return float(sigma)",
+        "summed over the dimensions": "return nz * sigma * math.sqrt(2 / math.pi)",
+        "the std of |z|": "return sigma * math.sqrt(1 - 2 / math.pi)",
+        "the density at 0": "return sigma / math.sqrt(2 * math.pi)",
+        "sigma forgotten": "return math.sqrt(2 / math.pi)",
+        "a Monte Carlo estimate": "return float(torch.randn(100_000, nz).abs().mean()) * sigma",
+        "L2 (the variance)": "return float(sigma ** 2)",
     },
     "mean_distinct_modes": {
         "-1 counted as a mode": "return sum(len(set(row.tolist())) for row in modes) / len(modes)",
