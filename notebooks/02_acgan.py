@@ -108,6 +108,12 @@ if SEEDS is not None:
 print(f"profile: {PROFILE}")
 print(cfg)
 
+
+def checkpoint_path(name):
+    """The gpu profile's runs are long: each writes a checkpoint under ganlib.checkpoint_dir and
+    resumes from it when its cell runs again; the ci and cpu runs write none (None)."""
+    return ganlib.checkpoint_dir("02_acgan") / f"{name}.pt" if PROFILE == "gpu" else None
+
 # %% [markdown]
 # ## The idea
 #
@@ -292,7 +298,8 @@ else:  # the protocol trains on the bundled digits; other data sets train here
         G, D, (opt_g, opt_d) = make(kind)
         fit(lambda batch: step(G, D, opt_g, opt_d, *batch),
             TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, device=device),
-            cfg.steps, modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d}, desc=kind)
+            cfg.steps, modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d},
+            checkpoint=checkpoint_path(kind), desc=kind)
         models[kind] = G
 
 # %% [markdown]
@@ -473,7 +480,8 @@ def buggy_acgan_step(G, D, opt_g, opt_d, real, real_labels):
 G_bug, D_bug, (og, od) = make("acgan")
 fit(lambda batch: buggy_acgan_step(G_bug, D_bug, og, od, *batch),
     TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, device=device), cfg.pitfall_steps,
-    modules={"G": G_bug, "D": D_bug}, desc="AC-GAN with the wrong labels")
+    modules={"G": G_bug, "D": D_bug}, optimizers={"G": og, "D": od},
+    checkpoint=checkpoint_path("pitfall_wrong_labels"), desc="AC-GAN with the wrong labels")
 bug_accuracy = conditional_accuracy(judge, *cgan.generate_per_class(G_bug, cfg.n_eval))
 print(f"wrong labels for the fakes: conditional accuracy {bug_accuracy:.1%}")
 assert bug_accuracy < 0.3
