@@ -27,7 +27,8 @@ book: $(STAMP)
 	GANLIB_PROFILE=$${GANLIB_PROFILE:-cpu} $(PY) tools/build_book.py
 
 test: $(STAMP)
-	GANLIB_PROFILE=ci OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests notebooks \
+	GANLIB_PROFILE=ci OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} \
+	    $(PY) -m pytest tests notebooks \
 	    --nbval-lax -p no:cacheprovider -q -rfE
 
 lab: $(STAMP)

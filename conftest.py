@@ -6,6 +6,11 @@ from collections import defaultdict
 os.environ.setdefault("GANLIB_PROFILE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GANLIB_STATIC", "1")  # no one moves sliders under nbval: static grids
+# Threads that wait for work sleep instead of spinning: on a busy machine (a shared CI runner, a
+# laptop doing other work) spinning OpenMP threads of a 2-thread torch burn the cores the others
+# need (measured: 20 BigGAN steps took 39 CPU s spinning, 8 CPU s sleeping, at load 6 on 2 cores).
+# Set before torch loads its OpenMP runtime; the notebooks' kernels inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 

@@ -33,11 +33,14 @@ def get_device(prefer: Optional[str] = None) -> torch.device:
 
 
 def set_threads(n: Optional[int] = None) -> int:
-    """Use ``n`` CPU threads for torch (default: all cores, at most 8); return the number set.
+    """Use ``n`` CPU threads for torch (default: ``$OMP_NUM_THREADS`` when set, else all cores,
+    at most 8); return the number set.
 
     On small CPUs more threads than cores slow training down, and torch's default
     can exceed the cores a container really has, so we follow ``os.sched_getaffinity``.
     """
+    if n is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        n = max(1, int(os.environ["OMP_NUM_THREADS"]))
     if n is None:
         try:
             cores = len(os.sched_getaffinity(0))

@@ -108,14 +108,13 @@ def test_cifar10_config_is_biggans():
 
 
 #: The learning test's budget: the full model (every trick on) at a short-run learning rate.
-LEARN = BigGANConfig(steps=600, g_width=32, d_width=32, batch_size=32, d_steps=1, lr_g=3e-4, lr_d=9e-4,
+#: 800 steps: the EMA generator (decay 0.99) lags the raw one; measured with seed 0, its
+#: conditional accuracy is 55 % at 600 steps, 96 % at 750 and 100 % at 900.
+LEARN = BigGANConfig(steps=800, g_width=32, d_width=32, batch_size=32, d_steps=1, lr_g=3e-4, lr_d=9e-4,
                      ema_decay=0.99)
 
 
 @pytest.mark.learning
-@pytest.mark.xfail(reason="KNOWN FAILURE (issue 15, open): since spectral norm skips G's shared embedding and "
-                          "the EMA G samples with standing statistics, this 600-step budget no longer reaches "
-                          "70 % in CI; the budget must be re-tuned on an idle machine", strict=False)
 def test_biggan_learns_class_conditional_digits():
     from ganlib.classifier import conditional_accuracy, pretrained_classifier
     from ganlib.data import TensorBatches, load_digits
