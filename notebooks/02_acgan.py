@@ -345,8 +345,7 @@ MEASURES = ["accuracy", "diversity_judge", "diversity_pixels", "precision", "rec
 if cfg.dataset == "digits":
     others = [Run(protocol.train_and_measure, c, seed, row=name) for name, c in ROWS.items()
               for seed in cfg.seeds if not (name in first and seed == cfg.seeds[0])]  # those ran above
-    results = run_all(others, workers=cfg.workers)
-    results = [r for name in ROWS for r in [first.get(name)] + [r for r in results if r.row == name] if r]
+    results = list(first.values()) + run_all(others, workers=cfg.workers)  # tables group by row
     rows = by_row(results)
     real_row = protocol.measure_real_digits(cfg.image_size)
     ganlib.seed_everything(0)
