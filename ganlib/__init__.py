@@ -1,11 +1,11 @@
 """ganlib: the code of the runnable textbook on conditional and image-to-image GANs."""
 __version__ = "0.1.0"
 
-from .profiles import PROFILES, checkpoint_dir, choose, get_profile, override  # noqa: E402
+from .profiles import PROFILES, checkpoint_dir, checkpoint_path, choose, get_profile, override  # noqa: E402
 from .utils import count_parameters, get_device, seed_everything, set_threads, setup  # noqa: E402
 
 __all__ = [
-    "PROFILES", "checkpoint_dir", "choose", "get_profile", "override",
+    "PROFILES", "checkpoint_dir", "checkpoint_path", "choose", "get_profile", "override",
     "count_parameters", "get_device", "seed_everything", "set_threads", "setup",
 ]
 

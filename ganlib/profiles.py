@@ -96,3 +96,15 @@ def checkpoint_dir(chapter: str, root: Optional[str] = None) -> "os.PathLike[str
     folder = Path(base).expanduser() / chapter
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def checkpoint_path(chapter: str, name: Optional[str], profile: Optional[str] = None) -> "Optional[os.PathLike[str]]":
+    """Where ``chapter``'s run ``name`` keeps its checkpoint: ``checkpoint_dir(chapter) / name``.
+
+    ``None`` (the run writes no checkpoint) when ``name`` is ``None``, or when ``profile`` is given
+    and is not ``"gpu"``: the ``ci`` and ``cpu`` runs take minutes, the ``gpu`` runs hours, and only
+    those must survive a disconnect or a runtime reset.
+    """
+    if name is None or (profile is not None and profile != "gpu"):
+        return None
+    return checkpoint_dir(chapter) / name

@@ -94,12 +94,6 @@ if SEEDS is not None:
 print(f"profile: {PROFILE}")
 print(cfg)
 
-
-def checkpoint_path(name):
-    """The gpu profile's runs are long: each writes a checkpoint under ganlib.checkpoint_dir and
-    resumes from it when its cell runs again; the ci and cpu runs write none (None)."""
-    return ganlib.checkpoint_dir("00_introduction") / f"{name}.pt" if PROFILE == "gpu" else None
-
 # %% [markdown]
 # ## How this book works
 #
@@ -292,7 +286,7 @@ history = fit(lambda batch: gan_step(G, D, opt_g, opt_d, batch[0]),
               TensorBatches(data, batch_size=cfg.batch_size, seed=0), cfg.ring_steps,
               modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d},
               snapshot_fn=lambda: G(fixed_z), snapshot_every=max(cfg.ring_steps // 4, 1),
-              checkpoint=checkpoint_path("ring_gan"), desc="ring GAN")
+              checkpoint=ganlib.checkpoint_path("00_introduction", "ring_gan.pt", PROFILE), desc="ring GAN")
 viz.plot_losses(history);
 
 # %% [markdown]
@@ -337,7 +331,7 @@ opt_dd = torch.optim.Adam(Dd.parameters(), lr=2e-4, betas=(0.5, 0.999))
 history_d = fit(lambda batch: gan_step(Gd, Dd, opt_gd, opt_dd, batch[0].flatten(1)),
                 TensorBatches(digits, batch_size=128, seed=0), cfg.digits_steps,
                 modules={"G": Gd, "D": Dd}, optimizers={"G": opt_gd, "D": opt_dd},
-                checkpoint=checkpoint_path("digits_gan"), desc="digits GAN")
+                checkpoint=ganlib.checkpoint_path("00_introduction", "digits_gan.pt", PROFILE), desc="digits GAN")
 with torch.no_grad():
     fake_digits = Gd(torch.randn(40, 32)).view(-1, 1, 8, 8)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))

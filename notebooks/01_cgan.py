@@ -107,12 +107,6 @@ if SEEDS is not None:
 print(f"profile: {PROFILE}")
 print(cfg)
 
-
-def checkpoint_path(name):
-    """The gpu profile's runs are long: each writes a checkpoint under ganlib.checkpoint_dir and
-    resumes from it when its cell runs again; the ci and cpu runs write none (None)."""
-    return ganlib.checkpoint_dir("01_cgan") / f"{name}.pt" if PROFILE == "gpu" else None
-
 # %% [markdown]
 # ## The idea
 #
@@ -331,7 +325,7 @@ start = time.process_time()
 history = fit(lambda batch: cgan.cgan_step(G, D, opt_g, opt_d, *batch), batches, cfg.mlp_steps,
               modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d}, config=cfg,
               snapshot_fn=lambda: G(fixed_z, fixed_y), snapshot_every=max(cfg.mlp_steps // 3, 1),
-              checkpoint=checkpoint_path("mlp_cgan"), desc="MLP cGAN")
+              checkpoint=ganlib.checkpoint_path("01_cgan", "mlp_cgan.pt", PROFILE), desc="MLP cGAN")
 mlp_cpu_seconds = time.process_time() - start
 viz.plot_losses(history)
 plt.show()
@@ -532,7 +526,7 @@ opt_gb, opt_db = make_optimizers(G_bug, D_bug)
 fit(lambda batch: cgan.cgan_step(G_bug, D_bug, opt_gb, opt_db, *batch),
     TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, device=device), cfg.pitfall_steps,
     modules={"G": G_bug, "D": D_bug}, optimizers={"G": opt_gb, "D": opt_db},
-    checkpoint=checkpoint_path("pitfall_d_without_label"), desc="D without the label")
+    checkpoint=ganlib.checkpoint_path("01_cgan", "pitfall_d_without_label.pt", PROFILE), desc="D without the label")
 bug_scores = evaluate(G_bug)
 print("D never sees the label:", bug_scores)
 assert bug_scores["conditional accuracy"] < 0.3

@@ -108,12 +108,6 @@ if SEEDS is not None:
 print(f"profile: {PROFILE}")
 print(cfg)
 
-
-def checkpoint_path(name):
-    """The gpu profile's runs are long: each writes a checkpoint under ganlib.checkpoint_dir and
-    resumes from it when its cell runs again; the ci and cpu runs write none (None)."""
-    return ganlib.checkpoint_dir("02_acgan") / f"{name}.pt" if PROFILE == "gpu" else None
-
 # %% [markdown]
 # ## The idea
 #
@@ -307,7 +301,7 @@ else:  # the protocol trains on the bundled digits; other data sets train here
         fit(lambda batch: step(G, D, opt_g, opt_d, *batch),
             TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, device=device),
             cfg.steps, modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d},
-            checkpoint=checkpoint_path(kind), desc=kind)
+            checkpoint=ganlib.checkpoint_path("02_acgan", f"{kind}.pt", PROFILE), desc=kind)
         models[kind] = G
 
 # %% [markdown]
@@ -490,7 +484,7 @@ G_bug, D_bug, (og, od) = make("acgan")
 fit(lambda batch: buggy_acgan_step(G_bug, D_bug, og, od, *batch),
     TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, device=device), cfg.pitfall_steps,
     modules={"G": G_bug, "D": D_bug}, optimizers={"G": og, "D": od},
-    checkpoint=checkpoint_path("pitfall_wrong_labels"), desc="AC-GAN with the wrong labels")
+    checkpoint=ganlib.checkpoint_path("02_acgan", "pitfall_wrong_labels.pt", PROFILE), desc="AC-GAN with the wrong labels")
 bug_accuracy = conditional_accuracy(judge, *cgan.generate_per_class(G_bug, cfg.n_eval))
 print(f"wrong labels for the fakes: conditional accuracy {bug_accuracy:.1%}")
 assert bug_accuracy < 0.3

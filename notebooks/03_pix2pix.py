@@ -98,8 +98,8 @@ class Chapter3Config:
     rf_layers: Tuple[int, ...] = (0, 1, 3, 4)  # PatchGAN n_layers of the receptive-field ablation
     segmenter_steps: int = 300    # training steps of the label-consistency judge
     dropout_masks: int = 8        # dropout masks per input when measuring dropout's spread
-    checkpoint: Optional[str] = None  # a path: the main run resumes from it after a disconnect
-    ablation_checkpoints: Optional[str] = None  # a folder: each ablation run resumes from its file
+    checkpoint: Optional[str] = None  # a file under ganlib.checkpoint_dir: the main run resumes from it
+    ablation_checkpoints: Optional[str] = None  # a folder there: each ablation run resumes from its file
     pretrained: Optional[str] = None  # e.g. "facades_label2photo": the authors' generator, downloaded
 
 
@@ -122,8 +122,8 @@ cfg = ganlib.choose(
     # main model; each ablation run a quarter of that, with the schedule scaled to its length
     gpu=Chapter3Config(dataset="facades", direction="BtoA", image_size=256, n_train=None, n_test=None,
                        jitter=True, batch_size=1, steps=80_000, ablation_steps=20_000,
-                       model=Pix2PixConfig(), rf_layers=(0, 1, 3, 5), checkpoint="checkpoints/pix2pix_main.pt",
-                       ablation_checkpoints="checkpoints/pix2pix_ablation", pretrained="facades_label2photo"),
+                       model=Pix2PixConfig(), rf_layers=(0, 1, 3, 5), checkpoint="main.pt",
+                       ablation_checkpoints="ablation", pretrained="facades_label2photo"),
 )
 if SEEDS is not None:
     cfg = ganlib.override(cfg, seeds=tuple(SEEDS))
@@ -139,7 +139,7 @@ run = Pix2PixExperiment(dataset=cfg.dataset, direction=cfg.direction, image_size
                         n_train=cfg.n_train, n_test=cfg.n_test, jitter=cfg.jitter, batch_size=cfg.batch_size,
                         steps=cfg.ablation_steps, model=cfg.model, dropout_masks=cfg.dropout_masks,
                         segmenter_steps=cfg.segmenter_steps, keep_outputs=4,
-                        checkpoint_dir=cfg.ablation_checkpoints)
+                        checkpoint_dir=ganlib.checkpoint_path("03_pix2pix", cfg.ablation_checkpoints))
 main_run = ganlib.override(run, steps=cfg.steps, keep_outputs=0, checkpoint_dir=None)
 print(run)
 
@@ -443,7 +443,8 @@ if run.dataset == "toy_facades":
 # %%
 ganlib.seed_everything(0)
 start = time.process_time()
-model, history = train_pix2pix(main_run, seed=0, device=device, checkpoint=cfg.checkpoint,
+model, history = train_pix2pix(main_run, seed=0, device=device,
+                               checkpoint=ganlib.checkpoint_path("03_pix2pix", cfg.checkpoint),
                                progress=True, desc="pix2pix")
 print(history, f"| {time.process_time() - start:.0f} s CPU")
 viz.plot_losses(history, ["d_loss", "g_gan", "g_l1"])

@@ -104,7 +104,7 @@ class Chapter4Config:
     seeds: int = 3               # seeds per ablation row
     classifier_steps: int = 150  # the measuring classifiers (domain, real vs fake)
     pitfall_steps: int = 300     # training with the wrong cycle loss (pitfall 4)
-    checkpoint: Optional[str] = None  # a path: training resumes from it after a disconnect
+    checkpoint: Optional[str] = None  # a file under ganlib.checkpoint_dir: training resumes from it
     pretrained: Optional[str] = None  # e.g. "horse2zebra": the authors' generator, downloaded
 
 
@@ -122,7 +122,7 @@ cfg = ganlib.choose(
     gpu=Chapter4Config(dataset="horse2zebra", image_size=256, load_size=286, flip=True, batch_size=1,
                        epochs=(100, 100),  # the official 100 + 100 epochs of max(|horses|, |zebras|) steps
                        model=CycleGANConfig(), ablation=ShapesExperiment(steps=2000, device="cuda"),
-                       checkpoint="checkpoints/04_cyclegan_horse2zebra.pt", pretrained="horse2zebra"))
+                       checkpoint="horse2zebra.pt", pretrained="horse2zebra"))
 if SEEDS is not None:
     cfg = ganlib.override(cfg, seeds=int(SEEDS))
 WORKERS = None if PROFILE == "cpu" else 1  # ganlib.runs: one process per core; in order in ci and on the GPU
@@ -511,7 +511,8 @@ batches = UnpairedBatches(X, Y, batch_size=cfg.batch_size, seed=0, device=device
 sample_x, sample_y = X_test[:8].to(device), Y_test[:8].to(device)
 start = time.process_time()
 history = fit(model.step, batches, steps, modules=model.modules, optimizers=model.optimizers,
-              states=model.states, checkpoint=cfg.checkpoint, checkpoint_every=2000,
+              states=model.states, checkpoint=ganlib.checkpoint_path("04_cyclegan", cfg.checkpoint),
+              checkpoint_every=2000,
               config=model_cfg, snapshot_fn=lambda: model.G(sample_x),
               snapshot_every=max(1, steps // 4), desc="CycleGAN")
 print(f"{len(history.steps)} steps, {time.process_time() - start:.0f} s of CPU time "

@@ -124,7 +124,7 @@ class Chapter5Config:
     real_n_train: Optional[int] = None         # None: the whole training split
     real_n_test: int = 200
     pretrained: Optional[str] = None           # the authors' G and E, e.g. "edges2shoes"
-    checkpoint: Optional[str] = None           # a path prefix: training resumes after a disconnect
+    checkpoint: Optional[str] = None           # a file under ganlib.checkpoint_dir: training resumes from it
 
 
 # %% tags=["parameters"]
@@ -143,7 +143,7 @@ cfg = ganlib.choose(
     # z added at every level; the toy comparisons run on the GPU one after another
     gpu=Chapter5Config(steps=1500, workers=1, device="cuda", dataset="edges2shoes",
                        model=BicycleGANConfig(in_channels=1, niter=30, niter_decay=30),
-                       pretrained="edges2shoes", checkpoint="checkpoints/05_bicyclegan"))
+                       pretrained="edges2shoes", checkpoint="edges2shoes.pt"))
 if SEEDS is not None:
     cfg = ganlib.override(cfg, seeds=tuple(SEEDS))
 if STEPS is not None:
@@ -846,7 +846,8 @@ if cfg.dataset:
     ganlib.seed_everything(0)
     real_model = BicycleGAN(real_cfg, device=device)
     real_batches = StreamingBatches(train_pairs, cfg.batch_size, seed=0, device=device)
-    real_model.history = fit(real_model.step, real_batches, real_steps, checkpoint=f"{cfg.checkpoint}.pt",
+    real_model.history = fit(real_model.step, real_batches, real_steps,
+                             checkpoint=ganlib.checkpoint_path("05_bicyclegan", cfg.checkpoint),
                              config=real_cfg, desc="BicycleGAN edges2shoes", **real_model.fit_kwargs())
     extractor = ganlib.metrics.fid_inception_extractor(device=device)
     try:

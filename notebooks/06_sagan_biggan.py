@@ -78,7 +78,7 @@ class RunConfig:
     seeds: tuple = (0, 1, 2)        # every row of every table runs these seeds
     truncations: tuple = (0.25, 0.5, 1.0, 1.5, 2.0)
     big_batch: int = 64             # the batch-size row: the full model with this batch
-    checkpoint: Optional[str] = None  # a path makes the main run resumable (gpu profile)
+    checkpoint: Optional[str] = None  # a file under ganlib.checkpoint_dir makes the main run resumable
     run_ddp_demo: bool = False      # start a 2-process torchrun from the notebook
     workers: Optional[int] = None   # processes for the tables (None: one per core)
 
@@ -99,7 +99,7 @@ run = ganlib.choose(PROFILE,
                     ci=RunConfig(table_steps=20, per_class=10, seeds=(0,), truncations=(0.25, 1.0), big_batch=16,
                                  workers=1),
                     cpu=RunConfig(table_steps=300, per_class=50, run_ddp_demo=True),
-                    gpu=RunConfig(table_steps=10_000, per_class=500, checkpoint="checkpoints/06_biggan.pt",
+                    gpu=RunConfig(table_steps=10_000, per_class=500, checkpoint="biggan.pt",
                                   run_ddp_demo=True, workers=1))
 if SEEDS is not None:
     run = ganlib.override(run, seeds=tuple(SEEDS))
@@ -470,7 +470,8 @@ if device.type == "cpu":
     torch.set_num_threads(1)   # nets this small train faster on one thread than on two (see ganlib.runs)
 cpu_started = time.process_time()
 try:
-    G, D, G_ema, history = train_biggan(cfg, x_train, y_train, device=device, checkpoint=run.checkpoint,
+    G, D, G_ema, history = train_biggan(cfg, x_train, y_train, device=device,
+                                        checkpoint=ganlib.checkpoint_path("06_sagan_biggan", run.checkpoint),
                                         desc="BigGAN (all tricks)", on_step=record_singular_values)
 finally:
     torch.set_num_threads(threads)

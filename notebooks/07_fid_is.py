@@ -110,12 +110,6 @@ cfg = ganlib.choose(PROFILE,
 print(f"profile: {PROFILE}")
 print(cfg)
 
-
-def checkpoint_path(name):
-    """The gpu profile's runs are long: each writes a checkpoint under ganlib.checkpoint_dir and
-    resumes from it when its cell runs again; the ci and cpu runs write none (None)."""
-    return ganlib.checkpoint_dir("07_fid_is") / f"{name}.pt" if PROFILE == "gpu" else None
-
 # %% [markdown]
 # ## The idea
 #
@@ -415,7 +409,7 @@ history = fit(lambda batch: ganlib.models.mlp_gan.gan_step(G, D, opt_g, opt_d, b
               TensorBatches(real, batch_size=cfg.batch_size, seed=0, device=device), cfg.gan_steps,
               modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d},
               snapshot_fn=sample, snapshot_every=max(1, cfg.gan_steps // 5),
-              checkpoint=checkpoint_path("mlp_gan"), desc="MLP GAN")
+              checkpoint=ganlib.checkpoint_path("07_fid_is", "mlp_gan.pt", PROFILE), desc="MLP GAN")
 viz.plot_losses(history)
 plt.show()
 

@@ -57,6 +57,20 @@ def test_choose_and_override():
         ganlib.choose("ci", ci=1, cpu=2)
 
 
+def test_checkpoint_path_only_for_gpu_runs_and_under_the_checkpoint_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANLIB_CHECKPOINTS", str(tmp_path / "drive"))
+    path = ganlib.checkpoint_path("03_pix2pix", "main.pt", "gpu")
+    assert path == tmp_path / "drive" / "03_pix2pix" / "main.pt" and path.parent.is_dir()
+    assert ganlib.checkpoint_path("03_pix2pix", "main.pt") == path  # no profile: the name decides
+    assert ganlib.checkpoint_path("03_pix2pix", "main.pt", "cpu") is None
+    assert ganlib.checkpoint_path("03_pix2pix", "main.pt", "ci") is None
+    assert ganlib.checkpoint_path("03_pix2pix", None, "gpu") is None
+    monkeypatch.delenv("GANLIB_CHECKPOINTS")
+    monkeypatch.chdir(tmp_path)
+    assert ganlib.checkpoint_path("06_sagan_biggan", "biggan.pt") == tmp_path.joinpath("checkpoints", "06_sagan_biggan",
+                                                                                       "biggan.pt").relative_to(tmp_path)
+
+
 # ----------------------------------------------------------------------------- utilities
 
 def test_seed_everything_repeats_all_rngs():
