@@ -124,8 +124,65 @@ def _check_picklable(run: Run) -> None:
             "function (e.g. from ganlib.models), or run with workers=1.")
 
 
+def _kept_file(folder, run: Run):
+    """The file that keeps ``run``'s result: named by its row and seed, keyed by everything that
+    decides its numbers (function, config, seed), so a changed config is trained again."""
+    import hashlib
+    from pathlib import Path
+
+    key = repr((getattr(run.fn, "__module__", ""), getattr(run.fn, "__qualname__", repr(run.fn)),
+                run.config, run.seed))
+    slug = "".join(c if c.isalnum() else "_" for c in (run.row or run.fn.__name__))[:60]
+    return Path(folder) / f"{slug}-seed{run.seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt", key
+
+
+def _read_kept(folder, run: Run) -> Optional[RunResult]:
+    import torch
+
+    path, key = _kept_file(folder, run)
+    if not path.exists():
+        return None
+    try:
+        kept = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a file cut short by a crash: train the run again
+        print(f"{path}: not readable ({type(err).__name__}); run {run.name} is trained again", file=sys.stderr)
+        return None
+    if not isinstance(kept, dict) or kept.get("key") != key:
+        return None
+    return RunResult(run.row, run.seed, kept["value"], None, kept["seconds"], kept["cpu_seconds"])
+
+
+def _plain(value):
+    """``value`` with NumPy scalars and arrays as Python numbers and tensors (what
+    ``torch.load(weights_only=True)`` reads back)."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _keep(folder, run: Run, result: RunResult) -> None:
+    """Write a finished run's result atomically (a temporary file, then a rename)."""
+    import torch
+
+    path, key = _kept_file(folder, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"key": key, "value": _plain(result.value), "seconds": result.seconds,
+                "cpu_seconds": result.cpu_seconds}, tmp)
+    os.replace(tmp, path)
+
+
 def run_all(runs: Sequence[Run], workers: Optional[int] = None, *, progress: bool = True,
-            raise_on_error: bool = True) -> List[RunResult]:
+            raise_on_error: bool = True, keep=None) -> List[RunResult]:
     """Execute independent ``runs``; return their results in the order of ``runs``.
 
     ``workers``: processes side by side, one CPU thread each (default: one per core, at most
@@ -133,6 +190,12 @@ def run_all(runs: Sequence[Run], workers: Optional[int] = None, *, progress: boo
     thread each, so the numbers are the same; use it where one process owns the GPU. One line
     is printed per finished run. If any run raised, ``RunsFailed`` is raised after all runs
     have finished, naming each failed row and seed (``raise_on_error=False`` returns instead).
+
+    ``keep``: a folder (e.g. ``ganlib.checkpoint_path(chapter, "table", PROFILE)``) where each
+    finished run's result is written as it finishes; run again after a disconnect, the table
+    reads those back and trains only the runs that had not finished. Results are loaded with
+    ``weights_only=True``, so a run's value must be made of numbers, strings, tensors, lists
+    and dicts.
     """
     runs = list(runs)
     if not runs:
@@ -141,25 +204,32 @@ def run_all(runs: Sequence[Run], workers: Optional[int] = None, *, progress: boo
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     results: List[Optional[RunResult]] = [None] * len(runs)
+    if keep is not None:
+        results = [_read_kept(keep, run) for run in runs]
+        if progress and any(r is not None for r in results):
+            print(f"{sum(r is not None for r in results)} of {len(runs)} runs read back from {keep}", flush=True)
+    todo = [i for i, r in enumerate(results) if r is None]
     began = time.perf_counter()
 
     def report(i: int, result: RunResult) -> None:
         results[i] = result
+        if keep is not None and result.ok:
+            _keep(keep, runs[i], result)
         if progress:
             done = sum(r is not None for r in results)
             status = f"{result.seconds:.1f} s" if result.ok else "FAILED"
             print(f"[{done}/{len(runs)}] {runs[i].name}: {status}", file=sys.stdout, flush=True)
 
     if workers == 1:
-        for i, run in enumerate(runs):
-            report(i, execute(run))
-    else:
+        for i in todo:
+            report(i, execute(runs[i]))
+    elif todo:
         for run in runs:
             _check_picklable(run)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_worker_init,
                                  initargs=(1,)) as pool:
-            futures = {pool.submit(execute, run): i for i, run in enumerate(runs)}
+            futures = {pool.submit(execute, runs[i]): i for i in todo}
             for future in as_completed(futures):
                 i = futures[future]
                 try:

@@ -376,7 +376,7 @@ LOSSES = {"non-saturating": "nonsaturating", "saturating": "saturating"}
 runs = [Run(mlp_gan.train_and_measure, ganlib.override(base, g_loss=loss), seed, row=f"{data}, {name}")
         for data, base in [("ring", ring_run), ("digits", digits_run)]
         for name, loss in LOSSES.items() for seed in cfg.seeds]
-results = run_all(runs, workers=cfg.workers)
+results = run_all(runs, workers=cfg.workers, keep=ganlib.checkpoint_path("00_introduction", "loss_table", PROFILE))
 rows = by_row(results)
 print(f"CPU seconds, all runs: {sum(r.cpu_seconds for r in results):.0f}")
 print(format_table([r for r in results if r.row.startswith("ring")], ["modes_covered", "high_quality"]))

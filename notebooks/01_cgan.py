@@ -431,7 +431,8 @@ ROWS = {"MLP G + concat D (the paper's cGAN)": mlp_run,
 MEASURES = ["accuracy", "diversity_judge", "diversity_pixels", "precision", "recall", "nearest_train"]
 if cfg.dataset == "digits":
     results = run_all([Run(protocol.train_and_measure, c, seed, row=name)
-                       for name, c in ROWS.items() for seed in cfg.seeds], workers=cfg.workers)
+                       for name, c in ROWS.items() for seed in cfg.seeds], workers=cfg.workers,
+                      keep=ganlib.checkpoint_path("01_cgan", "conditioning_table", PROFILE))
     rows = by_row(results)
     real_row = protocol.measure_real_digits(cfg.image_size)
     ganlib.seed_everything(0)

@@ -339,7 +339,8 @@ MEASURES = ["accuracy", "diversity_judge", "diversity_pixels", "precision", "rec
 if cfg.dataset == "digits":
     others = [Run(protocol.train_and_measure, c, seed, row=name) for name, c in ROWS.items()
               for seed in cfg.seeds if not (name in first and seed == cfg.seeds[0])]  # those ran above
-    results = list(first.values()) + run_all(others, workers=cfg.workers)  # tables group by row
+    results = list(first.values()) + run_all(  # tables group by row
+        others, workers=cfg.workers, keep=ganlib.checkpoint_path("02_acgan", "digits_table", PROFILE))
     rows = by_row(results)
     real_row = protocol.measure_real_digits(cfg.image_size)
     ganlib.seed_everything(0)
@@ -421,7 +422,8 @@ TOY_ROWS = {"cGAN (concat D)": toy_base, "cGAN (projection D)": ganlib.override(
             "AC-GAN": ganlib.override(toy_base, discriminator="acgan")}
 TOY_MEASURES = ["other_side", "posterior_entropy", "spread_x1", "spread_x2"]
 toy_results = run_all([Run(protocol.train_and_measure, c, seed, row=name)
-                       for name, c in TOY_ROWS.items() for seed in cfg.seeds], workers=cfg.workers)
+                       for name, c in TOY_ROWS.items() for seed in cfg.seeds], workers=cfg.workers,
+                      keep=ganlib.checkpoint_path("02_acgan", "toy_table", PROFILE))
 toy_rows = by_row(toy_results)
 print(f"CPU seconds, all runs: {sum(r.cpu_seconds for r in toy_results):.0f}")
 print(format_table(toy_results, TOY_MEASURES))

@@ -641,7 +641,7 @@ VARIANTS = {"Cycle alone": dict(lambda_gan=0.0, lambda_identity=0.0),
             "CycleGAN + identity": dict()}
 runs = [Run(train_and_measure, ganlib.override(cfg.ablation, model=ganlib.override(cfg.ablation.model, **changes)),
             seed, row=name) for name, changes in VARIANTS.items() for seed in range(cfg.seeds)]
-results = run_all(runs, workers=WORKERS)
+results = run_all(runs, workers=WORKERS, keep=ganlib.checkpoint_path("04_cyclegan", "ablation", PROFILE))
 print(f"{cfg.ablation.steps} steps per run, {cfg.seeds} seed(s) per row; content L1 to y* (lower is better), "
       "silhouette IoU (higher), real vs fake (0.5 best), cycle x (lower), content L1 of F (lower)")
 print(format_table(results))

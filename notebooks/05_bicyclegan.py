@@ -507,7 +507,8 @@ rows = {
 }
 todo = [runs.Run(train_and_measure, run, seed, row=name) for name, run in rows.items() for seed in cfg.seeds
         if (name, seed) != ("pix2pix + noise", cfg.seeds[0])]  # that one ran above
-results = [first] + runs.run_all(todo, workers=cfg.workers)
+results = [first] + runs.run_all(todo, workers=cfg.workers,
+                                 keep=ganlib.checkpoint_path("05_bicyclegan", "shapes_table", PROFILE))
 by_row = runs.by_row(results)
 print(f"{len(results)} runs, {sum(r.cpu_seconds for r in results):.0f} s of CPU in all")
 

@@ -607,7 +607,7 @@ big_batch_row = f"full model, batch {run.big_batch} (not {full_cfg.batch_size})"
 rows.append((big_batch_row, BigGANExperiment(dataclasses.replace(full_cfg, batch_size=run.big_batch),
                                              run.table_steps, run.per_class)))
 runs = [Run(train_and_measure, exp, seed, row=name) for name, exp in rows for seed in run.seeds]
-results = run_all(runs, workers=run.workers)
+results = run_all(runs, workers=run.workers, keep=ganlib.checkpoint_path("06_sagan_biggan", "tables", PROFILE))
 values = by_row(results)
 cpu_total = sum(r.cpu_seconds for r in results)
 print(f"{len(runs)} runs, {cpu_total:.0f} CPU seconds in all")

@@ -78,3 +78,23 @@ def test_a_dead_worker_does_not_lose_the_finished_runs():
     results = run_all(runs, workers=2, progress=False, raise_on_error=False)
     assert results[1].row == "killed" and not results[1].ok and "worker process" in results[1].error
     assert all(r is not None for r in results)
+
+
+def test_a_keep_folder_reads_finished_runs_back_and_trains_only_the_others(tmp_path, capsys):
+    runs, keep = _runs(), tmp_path / "table"
+    fresh = [r.value for r in run_all(runs, workers=1, progress=False)]
+    run_all(runs[:2], workers=1, keep=keep)             # a table cut short after two runs
+    assert len(list(keep.glob("*.pt"))) == 2 and not list(keep.glob("*.tmp"))
+    capsys.readouterr()
+    resumed = run_all(runs, workers=2, keep=keep)
+    out = capsys.readouterr().out
+    assert "2 of 4 runs read back" in out and "[1/4]" not in out and "[4/4]" in out  # two trained, not four
+    assert [r.value for r in resumed] == fresh and all(r.cpu_seconds > 0 for r in resumed)
+    first = list(keep.glob("lr_0_001-seed0-*.pt"))
+    assert len(first) == 1
+    changed = Run(tiny_fit, {"lr": 1e-3, "steps": 31}, 0, row="lr 0.001")  # same row and seed, other config
+    assert run_all([changed], workers=1, progress=False, keep=keep)[0].value != fresh[0]
+    assert len(list(keep.glob("*.pt"))) == 5
+    first[0].write_bytes(first[0].read_bytes()[:20])    # a file cut short by a crash: trained again
+    again = run_all(runs[:1], workers=1, progress=False, keep=keep)
+    assert "not readable" in capsys.readouterr().err and again[0].value == fresh[0]
