@@ -1,7 +1,7 @@
 # The book's two commands (see README.md):
 #   make book   set up .venv if needed, execute every chapter (GANLIB_PROFILE, default cpu)
 #               and build the HTML book into book/_build/html
-#   make test   set up .venv if needed and run every test: pytest units and learning tests,
+#   make test   set up .venv if needed, lint (ruff) and run every test: pytest units and learning tests,
 #               every notebook under nbval (ci profile), pairs in sync, student versions
 #   make lab    set up .venv if needed and open the chapters in JupyterLab
 PYTHON ?= python3
@@ -27,6 +27,7 @@ book: $(STAMP)
 	GANLIB_PROFILE=$${GANLIB_PROFILE:-cpu} $(PY) tools/build_book.py
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check ganlib tests tools benchmarks
 	GANLIB_PROFILE=ci OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} \
 	    $(PY) -m pytest tests notebooks \
 	    --nbval-lax -p no:cacheprovider -q -rfE

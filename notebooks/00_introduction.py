@@ -53,7 +53,7 @@ from torch import nn
 import ganlib
 from ganlib import viz
 from ganlib.data import TensorBatches, load_digits
-from ganlib.data.toy2d import mode_coverage, ring_centres, ring_of_gaussians
+from ganlib.data.toy2d import ring_mode_coverage, ring_centres, ring_of_gaussians
 from ganlib.train import fit
 
 device = ganlib.setup(seed=0)
@@ -262,7 +262,7 @@ print("one step:", {k: round(v.item(), 4) for k, v in out1.items()})
 # %%
 data = ring_of_gaussians(20000, seed=0)
 centres = ring_centres()
-print("real data:", mode_coverage(data))
+print("real data:", ring_mode_coverage(data))
 plt.figure(figsize=(3, 3))
 plt.scatter(*data[:2000].T, s=2, alpha=0.4)
 plt.scatter(*centres.T, c="red", marker="x")
@@ -279,7 +279,7 @@ D = ganlib.models.MLPDiscriminator(in_dim=2, hidden=cfg.hidden)
 opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
 opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
 with torch.no_grad():
-    untrained = mode_coverage(G(torch.randn(5000, cfg.z_dim)))
+    untrained = ring_mode_coverage(G(torch.randn(5000, cfg.z_dim)))
 
 fixed_z = torch.randn(2000, cfg.z_dim)
 history = fit(lambda batch: gan_step(G, D, opt_g, opt_d, batch[0]),
@@ -306,9 +306,9 @@ fig.tight_layout()
 
 # %%
 with torch.no_grad():
-    trained = mode_coverage(G(torch.randn(5000, cfg.z_dim)))
+    trained = ring_mode_coverage(G(torch.randn(5000, cfg.z_dim)))
 print(f"{'generator':<12}{'modes covered (of 8)':>22}{'high-quality samples':>22}")
-for name, m in [("untrained", untrained), ("trained", trained), ("real data", mode_coverage(data[:5000]))]:
+for name, m in [("untrained", untrained), ("trained", trained), ("real data", ring_mode_coverage(data[:5000]))]:
     print(f"{name:<12}{m['modes_covered']:>22}{m['high_quality']:>22.1%}")
 assert trained["modes_covered"] > untrained["modes_covered"]
 

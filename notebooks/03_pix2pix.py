@@ -71,7 +71,7 @@ from ganlib.data.toy_facades import CLASSES, free_style_renderings
 from ganlib.losses import d_loss_bce, g_loss_nonsaturating
 from ganlib.models.facade_segmenter import label_consistency, train_segmenter
 from ganlib.models.pix2pix import (PatchDiscriminator, Pix2PixConfig, Pix2PixExperiment, UNetGenerator,
-                                   dropout_spread, empirical_receptive_field, evaluate_translation,
+                                   dropout_spread, empirical_receptive_field, evaluate_paired_translation,
                                    init_weights, linear_decay, load_pairs, measure_pix2pix,
                                    paper_schedule, pix2pix_step, receptive_field, train_and_measure,
                                    train_pix2pix)
@@ -504,7 +504,7 @@ class MeanImage(nn.Module):
 
 def references():
     rows = {"mean target (baseline)": MeanImage(B_train.mean(0, keepdim=True))}
-    out = {name: dict(evaluate_translation(g, A_test, B_test)) for name, g in rows.items()}
+    out = {name: dict(evaluate_paired_translation(g, A_test, B_test)) for name, g in rows.items()}
     truth = {"l1": 0.0, "psnr": math.inf, "hf_ratio": 1.0}
     if run.dataset == "toy_facades":
         out["mean target (baseline)"].update(judge_mean)
@@ -544,7 +544,7 @@ viz.show_side_by_side({"input": A_test, "G(x), eval()": out_eval, "G(x), officia
                        "target": B_test}, n=4)
 plt.show()
 print("held-out numbers in the official test mode (batch 1, on a copy):",
-      {k: round(v, 4) for k, v in evaluate_translation(G, A_test, B_test, official_test_mode=True).items()})
+      {k: round(v, 4) for k, v in evaluate_paired_translation(G, A_test, B_test, official_test_mode=True).items()})
 
 # %% [markdown]
 # ## The ablations, over seeds
@@ -776,7 +776,7 @@ if cfg.pretrained:
     path = registry.download_url(url, f"data/pretrained/{cfg.pretrained}.pth")
     G_official = UNetGenerator.from_official(path).to(device)
     print("published model, official test mode:",
-          evaluate_translation(G_official, A_test, B_test, official_test_mode=True))
+          evaluate_paired_translation(G_official, A_test, B_test, official_test_mode=True))
     with torch.no_grad():
         G_official.train()  # official test-time behaviour, one image at a time
         theirs = torch.cat([G_official(A_test[i:i + 1].to(device)).cpu() for i in range(4)])
@@ -840,7 +840,7 @@ assert leaked > 0
 # `--eval`, batch size 1). Loading the authors' weights and calling `eval()` uses the running
 # averages instead and gives different images. Neither is wrong, but compare like with like.
 # And a forward pass in train mode *updates* the running averages, so every later `eval()`
-# output changes: run the official mode on a copy (as `evaluate_translation` does).
+# output changes: run the official mode on a copy (as `evaluate_paired_translation` does).
 
 # %%
 probe = copy.deepcopy(G)  # we will spoil this copy on purpose, not the chapter's model

@@ -67,7 +67,7 @@ from ganlib import viz
 from ganlib.data.unpaired_shapes import UnpairedBatches, load_unpaired_shapes, silhouette_iou
 from ganlib.losses import d_loss_lsgan, g_loss_lsgan
 from ganlib.models.cyclegan import (CycleGAN, CycleGANConfig, ImagePool,
-                                    ResnetGenerator, cycle_loss, cyclegan_step, evaluate_translation,
+                                    ResnetGenerator, cycle_loss, cyclegan_step, evaluate_cyclegan,
                                     identity_loss, train_domain_classifier)
 from ganlib.models.pix2pix import PatchDiscriminator
 from ganlib.train import fit
@@ -92,7 +92,7 @@ class Chapter4Config:
     load_size: Optional[int] = None  # official: load at 286 px, train on random 256 px crops
     flip: bool = False           # official: random left-right flips (on by default there)
     limit: Optional[int] = None  # images per domain (None: all)
-    steps: int = 1000            # training steps of the main model, when epochs is None
+    steps: int = 700             # training steps of the main model, when epochs is None
     epochs: Optional[Tuple[int, int]] = None  # (constant, decay) epochs of max(|X|, |Y|) images: official (100, 100)
     batch_size: int = 8
     # Narrow nets. n_layers_d=1 gives D a 16 px receptive field on 32 px images, so it judges
@@ -103,7 +103,7 @@ class Chapter4Config:
     ablation: ShapesExperiment = field(default_factory=ShapesExperiment)  # always the shapes: a ground truth
     seeds: int = 3               # seeds per ablation row
     classifier_steps: int = 150  # the measuring classifiers (domain, real vs fake)
-    pitfall_steps: int = 300     # training with the wrong cycle loss (pitfall 4)
+    pitfall_steps: int = 200     # training with the wrong cycle loss (pitfall 4)
     checkpoint: Optional[str] = None  # a file under ganlib.checkpoint_dir: training resumes from it
     pretrained: Optional[str] = None  # e.g. "horse2zebra": the authors' generator, downloaded
 
@@ -118,7 +118,7 @@ cfg = ganlib.choose(
     PROFILE,
     ci=Chapter4Config(steps=150, limit=1000, classifier_steps=100, seeds=1, pitfall_steps=20,
                       ablation=ShapesExperiment(steps=20, train_limit=200, test_limit=100, classifier_steps=40)),
-    cpu=Chapter4Config(),
+    cpu=Chapter4Config(ablation=ShapesExperiment(steps=250)),  # 18 ablation runs: sized for 10 minutes
     gpu=Chapter4Config(dataset="horse2zebra", image_size=256, load_size=286, flip=True, batch_size=1,
                        epochs=(100, 100),  # the official 100 + 100 epochs of max(|horses|, |zebras|) steps
                        model=CycleGANConfig(), ablation=ShapesExperiment(steps=2000, device="cuda"),
@@ -562,7 +562,7 @@ viz.show_grid(torch.cat([img for _, img in history.snapshots]), nrow=8,
 clf = train_domain_classifier(X.to(device), Y.to(device), steps=cfg.classifier_steps)
 print(f"domain classifier on real test images: {clf.fraction_y(Y_test):.0%} of Y and "
       f"{1 - clf.fraction_y(X_test):.0%} of X correct")
-scores = evaluate_translation(model, X_test, Y_test, clf)  # content numbers: only meaningful if PAIRED
+scores = evaluate_cyclegan(model, X_test, Y_test, clf)  # content numbers: only meaningful if PAIRED
 ganlib.seed_everything(1)
 untrained = CycleGAN(model_cfg, device=device)
 other_y = Y[-len(X_test):]  # real y of other scenes (the training pile)

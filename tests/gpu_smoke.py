@@ -139,7 +139,7 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
     out = {"chapter": chapter}
     if chapter.startswith("00"):
         from ganlib.data import load_digits
-        from ganlib.data.toy2d import mode_coverage, ring_of_gaussians
+        from ganlib.data.toy2d import ring_mode_coverage, ring_of_gaussians
         from ganlib.models import mlp_gan
 
         def ring_gan():
@@ -166,7 +166,7 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
 
         judge = pretrained_classifier("digits", image_size=8, steps=2).eval()
         with torch.no_grad():
-            coverage = mode_coverage(g_ring.eval()(torch.randn(1000, cfg.z_dim)))
+            coverage = ring_mode_coverage(g_ring.eval()(torch.randn(1000, cfg.z_dim)))
             p = judge(g_digits.eval()(torch.randn(100, 32)).view(-1, 1, 8, 8)).softmax(1)
         out["measure"] = {"ring modes covered": float(coverage["modes_covered"]),
                           "digits judge confidence": float(p.max(1).values.mean())}
@@ -279,14 +279,14 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
            "batch_size": cfg.batch_size, "model": type(cfg.model).__name__}
     jitter = bool(getattr(cfg, "jitter", False))
     if chapter.startswith("03"):
-        from ganlib.models.pix2pix import Pix2Pix, evaluate_translation
+        from ganlib.models.pix2pix import Pix2Pix, evaluate_paired_translation
 
         batches = lambda: StreamingBatches(PairedImages(folder, "train", cfg.direction, cfg.image_size,  # noqa: E731
                                                         jitter=jitter), cfg.batch_size)
         model = _fit_resume(lambda: Pix2Pix(cfg.model), batches, root,
                             fit_kwargs=lambda m: {**m.modules_and_optimizers, "config": m.cfg})
         a, b = registry.load_paired(folder, "val", cfg.direction, size=cfg.image_size)
-        out["measure"] = {"val L1": float(evaluate_translation(model.G, a, b)["l1"])}
+        out["measure"] = {"val L1": float(evaluate_paired_translation(model.G, a, b)["l1"])}
     elif chapter.startswith("04"):
         from ganlib.models.cyclegan import CycleGAN
 

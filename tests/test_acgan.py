@@ -10,8 +10,15 @@ import ganlib
 from ganlib.classifier import conditional_accuracy, pretrained_classifier
 from ganlib.data import TensorBatches, load_digits
 from ganlib.losses import d_loss_bce, g_loss_nonsaturating
-from ganlib.models.acgan import (AuxiliaryHeads, ConvACGANDiscriminator, MLPACGANDiscriminator,
-                                 acgan_class_loss, acgan_d_loss, acgan_g_loss, acgan_step)
+from ganlib.models.acgan import (
+    AuxiliaryHeads,
+    ConvACGANDiscriminator,
+    MLPACGANDiscriminator,
+    acgan_class_loss,
+    acgan_d_loss,
+    acgan_g_loss,
+    acgan_step,
+)
 from ganlib.models.cgan import MLPConditionalGenerator, generate_per_class
 from ganlib.train import fit
 

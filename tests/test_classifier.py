@@ -3,8 +3,13 @@ import pytest
 import torch
 from torch import nn
 
-from ganlib.classifier import (DigitClassifier, conditional_accuracy, intra_class_diversity,
-                               pretrained_classifier, train_classifier)
+from ganlib.classifier import (
+    DigitClassifier,
+    conditional_accuracy,
+    intra_class_diversity,
+    pretrained_classifier,
+    train_classifier,
+)
 from ganlib.data import load_digits
 
 

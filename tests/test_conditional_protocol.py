@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from ganlib.data.overlap2d import (boundary_measures, other_side_fraction, overlapping_classes,
-                                   true_posterior)
+from ganlib.data.overlap2d import boundary_measures, other_side_fraction, overlapping_classes, true_posterior
 from ganlib.models import conditional_protocol as protocol
 
 

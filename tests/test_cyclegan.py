@@ -9,11 +9,20 @@ import torch
 from torch import nn
 
 import ganlib
-from ganlib.data.unpaired_shapes import (UnpairedBatches, foreground, load_unpaired_shapes, render,
-                                         sample_scenes)
-from ganlib.models.cyclegan import (CycleGAN, CycleGANConfig, ImagePool, ResnetGenerator, ShapesExperiment,
-                                    cycle_loss, evaluate_translation, identity_loss, real_vs_fake_accuracy,
-                                    train_and_measure, train_domain_classifier)
+from ganlib.data.unpaired_shapes import UnpairedBatches, foreground, load_unpaired_shapes, render, sample_scenes
+from ganlib.models.cyclegan import (
+    CycleGAN,
+    CycleGANConfig,
+    ImagePool,
+    ResnetGenerator,
+    ShapesExperiment,
+    cycle_loss,
+    evaluate_cyclegan,
+    identity_loss,
+    real_vs_fake_accuracy,
+    train_and_measure,
+    train_domain_classifier,
+)
 from ganlib.train import fit
 
 REFERENCE = Path(__file__).resolve().parent / "data"  # the official state_dict layouts (see its README)
@@ -316,7 +325,7 @@ def test_unpaired_batches_official_crop_and_flip():
         x, y = next(batches)
         assert x.shape == y.shape == (2, 3, 8, 8)
         for image in x:  # each image is a window of one source image, flipped or not
-            windows = [src[:, t:t + 8, l:l + 8] for src in X for t in range(3) for l in range(3)]
+            windows = [src[:, t:t + 8, s:s + 8] for src in X for t in range(3) for s in range(3)]
             plain = any(torch.equal(image, w) for w in windows)
             flipped = any(torch.equal(image.flip(-1), w) for w in windows)
             assert plain or flipped
@@ -378,7 +387,7 @@ def test_cyclegan_learns_to_translate_shapes():
     assert len(history.steps) == 300, f"only {len(history.steps)} of 300 steps before the 600 s guard"
     assert cpu <= 90, f"training took {cpu:.0f} s of CPU time, over the 90 s budget"
     clf = train_domain_classifier(X, Y, steps=150)
-    scores = evaluate_translation(model, Xt, Yt, clf)
+    scores = evaluate_cyclegan(model, Xt, Yt, clf)
     identity = float((Xt - Yt).abs().mean())
     random_y = float((Yt.roll(1, 0) - Yt).abs().mean())
     print(scores, {"identity": identity, "random y": random_y}, f"training: {cpu:.1f} s CPU")

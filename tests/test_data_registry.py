@@ -1,6 +1,5 @@
 """The data registry: downloads from a loopback HTTP server (127.0.0.1 only, never the internet),
 resume, checksums (given and trust-on-first-use), safe extraction, layouts and loaders."""
-import gzip
 import hashlib
 import io
 import json
@@ -9,7 +8,6 @@ import tarfile
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +15,20 @@ import torch
 from PIL import Image
 
 from ganlib.data import registry
-from ganlib.data.registry import (DATASETS, ChecksumError, DatasetSpec, DownloadError, LayoutError,
-                                  UnsafeArchiveError, download, download_url, extract, load_labelled,
-                                  load_paired, load_unpaired)
+from ganlib.data.registry import (
+    DATASETS,
+    ChecksumError,
+    DatasetSpec,
+    DownloadError,
+    LayoutError,
+    UnsafeArchiveError,
+    download,
+    download_url,
+    extract,
+    load_labelled,
+    load_paired,
+    load_unpaired,
+)
 
 
 # ----------------------------------------------------------------------------- a loopback server

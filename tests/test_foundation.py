@@ -10,7 +10,6 @@ import ganlib
 from ganlib.data import TensorBatches, load_digits
 from ganlib.train import History, fit, load_checkpoint, save_checkpoint
 
-
 # ----------------------------------------------------------------------------- profiles
 
 def test_profile_from_env_and_argument(monkeypatch):
@@ -307,7 +306,6 @@ def test_gan_losses_exact_values():
 
 
 def test_an_interrupt_finishes_the_step_checkpoints_and_resumes_to_the_same_weights(tmp_path):
-    import os
     import signal
 
     def run(path, interrupt_at=None):

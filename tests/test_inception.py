@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from ganlib.metrics import inception as inc
 from ganlib.metrics import FIDInceptionExtractor, FIDInceptionV3, load_fid_inception, preprocess_for_inception
+from ganlib.metrics import inception as inc
 
 
 def _random_published_weights(seed=0):

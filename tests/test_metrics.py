@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganlib.metrics import (feature_statistics, fid_from_features, frechet_distance, inception_score,
-                            kernel_inception_distance, trace_sqrt_product)
+from ganlib.metrics import (
+    feature_statistics,
+    fid_from_features,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    trace_sqrt_product,
+)
 
 # The references need 3-12 CPU seconds each at d = 2048 (eigvals / sqrtm of a non-symmetric matrix);
 # the issue asks for agreement at d = 2048, so these run in CI (benchmarks/fid_speed.py times them).
@@ -40,7 +46,8 @@ def test_frechet_distance_closed_forms():
     # commuting (diagonal) covariances: sum (sqrt a - sqrt b)^2
     a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 0.0])
     want = 1.0 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
-    assert frechet_distance(np.zeros(3), np.diag(a), np.array([1.0, 0, 0]), np.diag(b)) == pytest.approx(want, rel=1e-12)
+    assert (frechet_distance(np.zeros(3), np.diag(a), np.array([1.0, 0, 0]), np.diag(b))
+            == pytest.approx(want, rel=1e-12))
     # symmetric in its arguments; tensors work too
     rng = np.random.default_rng(0)
     m = rng.normal(size=(5, 5))

@@ -9,10 +9,18 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as torch_spectral_norm
 
 from ganlib import losses
-from ganlib.nn import (EMA, ConditionalBatchNorm2d, SelfAttention, apply_spectral_norm, clip_and_rescale_noise,
-                       largest_singular_value, orthogonal_penalty, orthogonal_regularization, spectral_norm,
-                       truncated_noise)
-
+from ganlib.nn import (
+    EMA,
+    ConditionalBatchNorm2d,
+    SelfAttention,
+    apply_spectral_norm,
+    clip_and_rescale_noise,
+    largest_singular_value,
+    orthogonal_penalty,
+    orthogonal_regularization,
+    spectral_norm,
+    truncated_noise,
+)
 
 # ---------------------------------------------------------------- spectral norm
 

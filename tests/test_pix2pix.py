@@ -9,9 +9,18 @@ from torch import nn
 
 import ganlib
 from ganlib import count_parameters
-from ganlib.models.pix2pix import (PatchDiscriminator, Pix2Pix, Pix2PixConfig, UNetGenerator,
-                                   empirical_receptive_field, init_weights, linear_decay, norm_layer,
-                                   random_jitter, receptive_field)
+from ganlib.models.pix2pix import (
+    PatchDiscriminator,
+    Pix2Pix,
+    Pix2PixConfig,
+    UNetGenerator,
+    empirical_receptive_field,
+    init_weights,
+    linear_decay,
+    norm_layer,
+    random_jitter,
+    receptive_field,
+)
 
 REFERENCE = Path(__file__).resolve().parent / "data"  # the official state_dict layouts (see its README)
 LEARNING_STEPS = 600  # fixed: the learning test's verdict never depends on the clock
@@ -303,7 +312,7 @@ def test_adversarial_term_sharpens_where_l1_alone_blurs():
     The chapter's cpu-profile networks at 64 px (num_downs=6, ngf=ndf=8), 600 steps with the
     paper's schedule scaled to them. Measured with seed 0: HF ratio 0.40 (L1 only) and 0.83
     (L1 + cGAN), L1 0.167 and 0.196 against a baseline of 0.32; SHARP sits between them."""
-    from ganlib.models.pix2pix import Pix2PixExperiment, evaluate_translation, load_pairs, train_pix2pix
+    from ganlib.models.pix2pix import Pix2PixExperiment, evaluate_paired_translation, load_pairs, train_pix2pix
 
     numbers = {}
     start = time.process_time()
@@ -313,7 +322,7 @@ def test_adversarial_term_sharpens_where_l1_alone_blurs():
         ganlib.seed_everything(0)
         model, _ = train_pix2pix(exp, seed=0, device="cpu")
         a_train, b_train, a_test, b_test = load_pairs(exp)
-        numbers[use_gan] = evaluate_translation(model.G, a_test, b_test)
+        numbers[use_gan] = evaluate_paired_translation(model.G, a_test, b_test)
     baseline = (b_test - b_train.mean(0, keepdim=True)).abs().mean().item()
     l1_only, both = numbers[False], numbers[True]
     print(f"L1 only: {l1_only}; L1 + cGAN: {both}; baseline L1 {baseline:.4f}; "
@@ -338,7 +347,7 @@ def test_min_input_size_and_small_input_error():
 
 
 def test_evaluate_translation_numbers():
-    from ganlib.models.pix2pix import evaluate_translation, high_frequency_energy
+    from ganlib.models.pix2pix import evaluate_paired_translation, high_frequency_energy
 
     class Shift(nn.Module):
         def __init__(self):
@@ -350,7 +359,7 @@ def test_evaluate_translation_numbers():
 
     B = torch.zeros(3, 1, 8, 8)
     B[:, :, ::2] = 1.0
-    m = evaluate_translation(Shift(), torch.zeros(3, 1, 8, 8), B)
+    m = evaluate_paired_translation(Shift(), torch.zeros(3, 1, 8, 8), B)
     assert m["l1"] == pytest.approx(0.5) and m["psnr"] == pytest.approx(10 * torch.log10(torch.tensor(16.0)).item())
     assert m["hf_ratio"] == 0.0  # a flat output has no high frequencies
     assert high_frequency_energy(B).shape == (3,)
@@ -426,13 +435,13 @@ class _BatchStatNet(nn.Module):
 
 
 def test_official_test_mode_is_batch_one_on_a_copy():
-    from ganlib.models.pix2pix import evaluate_translation
+    from ganlib.models.pix2pix import evaluate_paired_translation
     torch.manual_seed(0)
     A = torch.randn(5, 1, 4, 4) * torch.arange(1, 6.0)[:, None, None, None]  # images of different scales
     B = torch.zeros(5, 1, 4, 4)
     G = _BatchStatNet()
     before = {k: v.clone() for k, v in G.state_dict().items()}
-    official = evaluate_translation(G, A, B, official_test_mode=True)
+    official = evaluate_paired_translation(G, A, B, official_test_mode=True)
     per_image = torch.cat([torch.tanh((x - x.mean()) / (x.var(unbiased=False) + 1e-5).sqrt())[None] for x in A])
     assert official["l1"] == pytest.approx(per_image.abs().mean().item(), abs=1e-5)  # batch 1, not 64
     whole_batch = torch.tanh((A - A.mean()) / (A.var(unbiased=False) + 1e-5).sqrt())
@@ -440,7 +449,7 @@ def test_official_test_mode_is_batch_one_on_a_copy():
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items()), "running stats changed"
     assert G.training  # its mode is left as it was
     G.eval()
-    evaluate_translation(G, A, B)
+    evaluate_paired_translation(G, A, B)
     assert not G.training
 
 
@@ -460,9 +469,15 @@ def test_dropout_spread():
 
 
 def test_toy_facades_labels_and_free_style():
-    from ganlib.data.toy_facades import (free_style_renderings, labels_from_map, load_toy_facades,
-                                         render_labels, sample_layout)
     import numpy as np
+
+    from ganlib.data.toy_facades import (
+        free_style_renderings,
+        labels_from_map,
+        load_toy_facades,
+        render_labels,
+        sample_layout,
+    )
     layout = sample_layout(np.random.default_rng([0, 1, 0]), 32)
     A = torch.from_numpy(render_labels(layout["labels"]))[None] * 2 - 1
     assert torch.equal(labels_from_map(A)[0], torch.from_numpy(layout["labels"]))

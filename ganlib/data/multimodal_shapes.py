@@ -34,7 +34,7 @@ import torch
 from scipy import ndimage
 
 __all__ = ["PALETTE", "SHAPES", "load_multimodal_shapes", "interior_mask", "fill_mode",
-           "mode_coverage", "mode_balance", "kl_to_uniform", "uniform_balance"]
+           "fill_mode_coverage", "mode_balance", "kl_to_uniform", "uniform_balance"]
 
 # fill colours in [-1, 1] (RGB): far apart, none close to the white outline or the black ground
 PALETTE = torch.tensor([
@@ -126,8 +126,8 @@ def fill_mode(A: torch.Tensor, B: torch.Tensor, k: int = 4, tol: float = 0.5) ->
     return torch.where(best <= tol, idx, torch.full_like(idx, -1)).cpu()
 
 
-def mode_coverage(A: torch.Tensor, outputs: torch.Tensor, k: int = 4, tol: float = 0.5
-                  ) -> Tuple[float, float]:
+def fill_mode_coverage(A: torch.Tensor, outputs: torch.Tensor, k: int = 4, tol: float = 0.5
+                       ) -> Tuple[float, float]:
     """How many of the K modes the samples of each input reach.
 
     ``A (N, 3, H, W)`` inputs, ``outputs (N, S, 3, H, W)``: S samples (e.g. S random z) per

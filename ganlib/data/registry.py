@@ -35,11 +35,28 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from .download import (DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_RATIO, ChecksumError,  # noqa: F401
-                       DownloadError, UnsafeArchiveError, download_url, extract, extract_into, forget_checksum,
-                       sha256_file)
-from .folders import (ImageFileError, LayoutError, describe, expected_layout, has_layout,  # noqa: F401
-                      load_paired_folder, load_unpaired_folder)
+from .download import (  # noqa: F401
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
+    ChecksumError,
+    DownloadError,
+    UnsafeArchiveError,
+    download_url,
+    extract,
+    extract_into,
+    forget_checksum,
+    sha256_file,
+)
+from .folders import (  # noqa: F401
+    ImageFileError,
+    LayoutError,
+    describe,
+    expected_layout,
+    has_layout,
+    load_paired_folder,
+    load_unpaired_folder,
+)
 
 PathLike = Union[str, os.PathLike]
 

@@ -27,8 +27,8 @@ def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 
     return ring_centres(modes, radius)[which] + std * torch.randn(n, 2, generator=g)
 
 
-def mode_coverage(samples: torch.Tensor, modes: int = 8, radius: float = 2.0, std: float = 0.05,
-                  min_fraction: float = 0.02) -> Dict[str, float]:
+def ring_mode_coverage(samples: torch.Tensor, modes: int = 8, radius: float = 2.0, std: float = 0.05,
+                       min_fraction: float = 0.02) -> Dict[str, float]:
     """How well ``samples`` cover the ring's modes.
 
     A sample is *high quality* when it lies within ``3 * std`` of its nearest centre; a

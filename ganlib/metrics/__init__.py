@@ -8,10 +8,16 @@ precision / recall (Kynkäänniemi et al., 2019), density / coverage (Naeem et a
 - :class:`FIDInceptionV3` / :func:`fid_inception_extractor`: the published FID network
 - :func:`offline_extractor`: the CPU/offline stand-in (not comparable with published FIDs)
 """
-from .fid import (extract_features, feature_statistics, fid, fid_from_features, frechet_distance,
-                  trace_sqrt_product)
-from .inception import (FID_WEIGHTS_SHA256, FID_WEIGHTS_URL, FIDInceptionExtractor, FIDInceptionV3,
-                        fid_inception_extractor, load_fid_inception, preprocess_for_inception)
+from .fid import extract_features, feature_statistics, fid, fid_from_features, frechet_distance, trace_sqrt_product
+from .inception import (
+    FID_WEIGHTS_SHA256,
+    FID_WEIGHTS_URL,
+    FIDInceptionExtractor,
+    FIDInceptionV3,
+    fid_inception_extractor,
+    load_fid_inception,
+    preprocess_for_inception,
+)
 from .inception_score import inception_score, inception_score_per_split
 from .kid import kernel_inception_distance, mmd2_unbiased, polynomial_kernel
 from .offline import OfflineFeatureExtractor, offline_extractor

@@ -84,9 +84,9 @@ def kernel_inception_distance(features1: Array, features2: Array, subsets: int =
                       f"rough check, not a result", UserWarning, stacklevel=2)
     if subsets > 1 and subset_size == n1 == n2:
         warnings.warn(f"subset_size={subset_size} is all of both feature sets: every one of the {subsets} subsets "
-                      f"is the same pair of sets, so the std over subsets is 0 (up to round-off) by construction and says nothing "
-                      f"about the uncertainty; draw subsets smaller than both sets (e.g. half of the smaller) "
-                      f"or report the spread of KID over independent samples", UserWarning, stacklevel=2)
+                      f"is the same pair of sets, so the std over subsets is 0 (up to round-off) by construction and "
+                      f"says nothing about the uncertainty; draw subsets smaller than both sets (e.g. half of the "
+                      f"smaller) or report the spread of KID over independent samples", UserWarning, stacklevel=2)
     elif subsets > 1 and subset_size == min(n1, n2):
         whole = "features1" if n1 == subset_size else "features2"
         warnings.warn(f"subset_size={subset_size} is all of {whole}: every subset holds the same {whole}, so the "

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import d_loss_bce, g_loss_nonsaturating
-from .cgan import _check_images, _conv_body, _mlp_body, check_labels, check_step_inputs, generate_with_labels
+from .blocks.bodies import conv_body, mlp_body
+from .blocks.labels import check_images, check_labels, check_step_inputs, generate_with_labels
 
 __all__ = ["AuxiliaryHeads", "MLPACGANDiscriminator", "ConvACGANDiscriminator", "acgan_class_loss",
            "acgan_d_loss", "acgan_g_loss", "acgan_step"]
@@ -61,11 +62,11 @@ class MLPACGANDiscriminator(nn.Module):
                  layers: int = 3):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
-        self.body, width = _mlp_body(channels * image_size * image_size, hidden, layers)
+        self.body, width = mlp_body(channels * image_size * image_size, hidden, layers)
         self.heads = AuxiliaryHeads(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        _check_images(x, self.channels, self.image_size, type(self).__name__)
+        check_images(x, self.channels, self.image_size, type(self).__name__)
         return self.heads(self.body(x.flatten(1)))
 
 
@@ -79,13 +80,13 @@ class ConvACGANDiscriminator(nn.Module):
                  spectral_norm: bool = False):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
-        self.body = nn.Sequential(_conv_body(channels, image_size, ndf, spectral_norm, type(self).__name__),
+        self.body = nn.Sequential(conv_body(channels, image_size, ndf, spectral_norm, type(self).__name__),
                                   nn.Flatten())
         width = ndf * 2 ** (len(self.body[0]) // 2 - 1) * 16
         self.heads = AuxiliaryHeads(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        _check_images(x, self.channels, self.image_size, type(self).__name__)
+        check_images(x, self.channels, self.image_size, type(self).__name__)
         return self.heads(self.body(x))
 
 

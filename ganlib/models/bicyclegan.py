@@ -27,17 +27,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-from collections import OrderedDict
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from .pix2pix import PatchDiscriminator, UNetGenerator, init_weights, linear_decay, norm_layer
 from ..train import set_requires_grad
+from .blocks.layers import init_weights
+from .blocks.patchgan import PatchDiscriminator
+from .blocks.resnet_encoder import ResidualDownBlock, ResNetEncoder
+from .blocks.schedules import linear_decay
+from .blocks.unet import UNetGenerator
 
 __all__ = [
     "ResidualDownBlock", "ResNetEncoder", "MultiScaleDiscriminator", "reparameterize", "kl_divergence",
@@ -47,82 +49,6 @@ __all__ = [
 ]
 
 Outputs = Union[torch.Tensor, Sequence[torch.Tensor]]
-
-
-# --------------------------------------------------------------------------- the encoder E
-
-class ResidualDownBlock(nn.Module):
-    r"""The encoder's residual block (official ``BasicBlock``): half the resolution.
-
-    ``(N, c_in, H, W) -> (N, c_out, H/2, W/2)``:
-    :math:`\mathrm{conv}_{3\times3}^{c_{in}\to c_{out}}(\phi(\mathrm{conv}_{3\times3}(\phi(x))))`
-    then 2x2 average pooling, plus the shortcut ``avgpool2(x) -> conv 1x1``; :math:`\phi` is
-    norm then LeakyReLU(0.2). Every conv has a bias (as the official code, whatever the norm).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, norm: str = "instance"):
-        super().__init__()
-        make_norm = norm_layer(norm)
-        self.conv = nn.Sequential(OrderedDict([
-            ("norm1", make_norm(in_channels)), ("act1", nn.LeakyReLU(0.2)),
-            ("conv1", nn.Conv2d(in_channels, in_channels, 3, padding=1)),
-            ("norm2", make_norm(in_channels)), ("act2", nn.LeakyReLU(0.2)),
-            ("conv2", nn.Conv2d(in_channels, out_channels, 3, padding=1)),
-            ("pool", nn.AvgPool2d(2)),
-        ]))
-        self.shortcut = nn.Sequential(OrderedDict([
-            ("pool", nn.AvgPool2d(2)), ("conv", nn.Conv2d(in_channels, out_channels, 1))]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x) + self.shortcut(x)
-
-
-class ResNetEncoder(nn.Module):
-    r"""E: an image B to the parameters of :math:`q(z \mid B) = \mathcal N(\mu, \mathrm{diag}\,\sigma^2)`.
-
-    ``E(b)``: ``(N, in_channels, H, W) -> (mu (N, nz), logvar (N, nz))``, logvar =
-    :math:`\log \sigma^2`. Layout of the official ``E_ResNet``: a 4x4 stride-2 conv to
-    ``nef`` channels, ``n_blocks - 1`` ``ResidualDownBlock``\ s (channels
-    ``nef * min(n, 4) -> nef * min(n + 1, 4)``), LeakyReLU, average pooling over the whole
-    map, then two linear heads ``fc_mu`` and ``fc_logvar``.
-    ``n_blocks=5`` is ``resnet_256`` (a 256x256 image ends as an 8x8 map: 2,590,032 parameters
-    with nz = 8), ``n_blocks=4`` is ``resnet_128``. The official code pools with
-    ``AvgPool2d(8)``, which is the same thing at those sizes; pooling the whole map also
-    serves small images (32x32 with ``n_blocks=3``).
-    """
-
-    def __init__(self, in_channels: int = 3, nz: int = 8, nef: int = 64, n_blocks: int = 5,
-                 norm: str = "instance"):
-        super().__init__()
-        if nz < 1:
-            raise ValueError(f"nz (the size of z) must be >= 1, got {nz}")
-        if n_blocks < 1:
-            raise ValueError(f"n_blocks must be >= 1 (5: resnet_256, 4: resnet_128), got {n_blocks}")
-        self.in_channels, self.nz, self.nef, self.n_blocks = in_channels, nz, nef, n_blocks
-        layers = [("conv", nn.Conv2d(in_channels, nef, 4, stride=2, padding=1))]
-        out = nef
-        for n in range(1, n_blocks):
-            c_in, out = nef * min(n, 4), nef * min(n + 1, 4)
-            layers.append((f"block{n}", ResidualDownBlock(c_in, out, norm)))
-        layers.append(("act", nn.LeakyReLU(0.2)))
-        self.features = nn.Sequential(OrderedDict(layers))
-        self.fc_mu = nn.Linear(out, nz)
-        self.fc_logvar = nn.Linear(out, nz)
-
-    @property
-    def size_multiple(self) -> int:
-        return 2 ** self.n_blocks
-
-    def forward(self, b: torch.Tensor):
-        if b.dim() != 4 or b.shape[1] != self.in_channels:
-            raise ValueError(f"ResNetEncoder was built for images with {self.in_channels} channels "
-                             f"(N, {self.in_channels}, H, W), got shape {tuple(b.shape)}")
-        m = self.size_multiple
-        if b.shape[2] % m or b.shape[3] % m:
-            raise ValueError(f"ResNetEncoder with n_blocks={self.n_blocks} halves the image {self.n_blocks} "
-                             f"times: height and width must be multiples of {m}, got {b.shape[2]}x{b.shape[3]}")
-        h = self.features(b).mean((2, 3))  # (N, C): global average pooling
-        return self.fc_mu(h), self.fc_logvar(h)
 
 
 # --------------------------------------------------------------------------- two-scale D
@@ -518,7 +444,7 @@ def latent_recovery(G: nn.Module, E: nn.Module, a: torch.Tensor, generator: Opti
 @torch.no_grad()
 def evaluate_shapes(model: "BicycleGAN", a: torch.Tensor, b: torch.Tensor, samples: int = 16, k: int = 4,
                     seed: int = 1) -> Dict[str, float]:
-    """The chapter's measures on held-out multimodal shapes ``a, b (N, 3, H, W)``.
+    r"""The chapter's measures on held-out multimodal shapes ``a, b (N, 3, H, W)``.
 
     From ``samples`` random z per input: ``modes`` (distinct valid fills per input, K is perfect),
     ``balance`` (KL of each input's mode frequencies to uniform, 0 is perfect: see
@@ -527,12 +453,12 @@ def evaluate_shapes(model: "BicycleGAN", a: torch.Tensor, b: torch.Tensor, sampl
     ``z_l1`` (``latent_recovery``), ``mu_mean``, ``mu_var``, ``sigma`` (``latent_statistics``);
     NaN without one.
     """
-    from ..data.multimodal_shapes import mode_balance, mode_coverage
+    from ..data.multimodal_shapes import fill_mode_coverage, mode_balance
 
     g = torch.Generator().manual_seed(seed)
     outs = sample_outputs(model.G, a, samples, g)
     row = {"diversity": diversity(outs)}
-    row["modes"], row["valid"] = mode_coverage(a.cpu(), outs.cpu(), k=k)
+    row["modes"], row["valid"] = fill_mode_coverage(a.cpu(), outs.cpu(), k=k)
     row["balance"] = mode_balance(a.cpu(), outs.cpu(), k=k)
     nan = float("nan")
     if model.E is None:
@@ -586,6 +512,7 @@ def train_and_measure(run: ShapesRun, seed: int) -> Dict[str, float]:
     import time
 
     import ganlib
+
     from ..data import TensorBatches
     from ..data.multimodal_shapes import load_multimodal_shapes
     from ..train import fit

@@ -31,8 +31,9 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
-from .bicyclegan import ResNetEncoder
-from .pix2pix import UNetGenerator, read_state_dict
+from .blocks.checkpoints import read_state_dict
+from .blocks.resnet_encoder import ResNetEncoder
+from .blocks.unet import UNetGenerator
 
 __all__ = ["official_generator_key_map", "official_encoder_key_map", "generator_from_official",
            "encoder_from_official", "from_official", "download_official"]

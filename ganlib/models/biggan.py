@@ -35,17 +35,24 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from ..nn import (EMA, ConditionalBatchNorm2d, SelfAttention, apply_spectral_norm, orthogonal_regularization,
-                  standing_statistics)
+from ..nn import (
+    EMA,
+    ConditionalBatchNorm2d,
+    SelfAttention,
+    apply_spectral_norm,
+    orthogonal_regularization,
+    standing_statistics,
+)
 from ..nn.truncation import truncated_noise
-from .cgan import ProjectionHead, check_labels
+from .blocks.labels import check_labels
+from .blocks.projection import ProjectionHead
 
 __all__ = ["BigGANConfig", "BigGANGenerator", "BigGANDiscriminator", "GBlock", "DBlock",
            "build_biggan", "make_optimizers", "make_train_step", "sample", "SUPPORTED_SIZES",
@@ -153,7 +160,8 @@ def _check_config(cfg: BigGANConfig) -> None:
         raise ValueError(f"attn_res {cfg.attn_res} must be a feature-map size between 8 and image_size "
                          f"{cfg.image_size} (a power of two)")
     if cfg.attention and (cfg.g_width % 8 or cfg.d_width % 8):
-        raise ValueError(f"self-attention needs widths divisible by 8, got g_width={cfg.g_width}, d_width={cfg.d_width}")
+        raise ValueError(f"self-attention needs widths divisible by 8, got g_width={cfg.g_width}, "
+                         f"d_width={cfg.d_width}")
     if cfg.hierarchical_z and not cfg.cbn:
         raise ValueError("hierarchical_z feeds z chunks into conditional batch norm: set cbn=True as well")
     if cfg.d_steps < 1:

@@ -9,81 +9,21 @@ class-conditional GANs (SNGAN, BigGAN) use.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..losses import d_loss_bce, g_loss_nonsaturating
+from .blocks.bodies import conv_body, mlp_body, num_upsamplings
+from .blocks.labels import check_images, check_labels, check_step_inputs, generate_with_labels, sample_labels
+from .blocks.projection import ProjectionHead
 
-__all__ = ["ProjectionHead", "check_labels", "check_step_inputs", "generate_with_labels", "LabelEncoder", "MLPConditionalGenerator",
-           "MLPConditionalDiscriminator", "ConvConditionalGenerator", "ConvConditionalDiscriminator",
-           "ProjectionDiscriminator", "MLPProjectionDiscriminator", "cgan_d_loss", "cgan_g_loss", "cgan_step", "sample_labels",
-           "generate_per_class"]
-
-
-def check_labels(y: torch.Tensor, num_classes: int, n: int = None, who: str = "model") -> None:
-    """Raise a clear ``ValueError`` unless ``y`` is ``(n,)`` long class indices in ``[0, num_classes)``."""
-    if not isinstance(y, torch.Tensor) or y.dim() != 1:
-        raise ValueError(f"{who}: labels y must be a 1-d tensor of class indices (N,), got "
-                         f"{type(y).__name__} of shape {tuple(getattr(y, 'shape', ()))}; "
-                         "pass integer labels, not one-hot vectors")
-    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise ValueError(f"{who}: labels y must be integers (torch.long), got {y.dtype}; use y.long()")
-    if n is not None and len(y) != n:
-        raise ValueError(f"{who}: {n} inputs but {len(y)} labels; pass one label per sample")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(f"{who}: labels must lie in [0, {num_classes - 1}] (the model was built with "
-                         f"num_classes={num_classes}), got min {int(y.min())}, max {int(y.max())}; "
-                         "build the model with the data set's number of classes")
-
-
-class ProjectionHead(nn.Module):
-    r"""The output layer of a projection discriminator (Miyato & Koyama 2018, eq. 3).
-
-    .. math:: D(x, y) = \psi(\phi(x)) + \langle \mathrm{embed}(y), \phi(x) \rangle
-              = w^\top h + b + \sum_j V_{y j}\, h_j
-
-    ``h = phi(x)``: ``(N, num_features)`` features of D's body; ``y``: ``(N,)`` long labels.
-    Returns logits of shape ``(N,)`` (one number per sample, no Sigmoid).
-
-    ``spectral_norm=True`` wraps both the linear layer and the embedding in spectral
-    normalisation, as in the paper's SNGAN-projection and in BigGAN. The embedding is
-    initialised with Xavier-uniform, as in the authors' Chainer code.
-    """
-
-    def __init__(self, num_features: int, num_classes: int, spectral_norm: bool = False):
-        super().__init__()
-        if num_features < 1 or num_classes < 1:
-            raise ValueError(f"num_features and num_classes must be >= 1, got {num_features}, {num_classes}")
-        self.num_features, self.num_classes = num_features, num_classes
-        self.linear = nn.Linear(num_features, 1)
-        self.embed = nn.Embedding(num_classes, num_features)
-        nn.init.xavier_uniform_(self.embed.weight)
-        if spectral_norm:
-            self.linear = nn.utils.spectral_norm(self.linear)
-            self.embed = nn.utils.spectral_norm(self.embed)
-
-    def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if h.dim() != 2 or h.shape[1] != self.num_features:
-            raise ValueError(f"ProjectionHead: features h must be (N, {self.num_features}), got {tuple(h.shape)}")
-        check_labels(y, self.num_classes, len(h), "ProjectionHead")
-        return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
-
-
-def _num_upsamplings(image_size: int, who: str) -> int:
-    """Number of 2x stages between a 4x4 map and ``image_size`` (a power of two, >= 8)."""
-    n = image_size.bit_length() - 3
-    if image_size < 8 or image_size != 4 * 2 ** n:
-        raise ValueError(f"{who}: image_size must be a power of two >= 8 (8, 16, 32, 64...), got {image_size}")
-    return n
-
-
-def _check_images(x: torch.Tensor, channels: int, image_size: int, who: str) -> None:
-    if x.dim() != 4 or tuple(x.shape[1:]) != (channels, image_size, image_size):
-        raise ValueError(f"{who}: images must be (N, {channels}, {image_size}, {image_size}), got "
-                         f"{tuple(x.shape)}; build the model with the data's channels and image_size")
+__all__ = ["ProjectionHead", "check_labels", "check_step_inputs", "generate_with_labels", "LabelEncoder",
+           "MLPConditionalGenerator", "MLPConditionalDiscriminator", "ConvConditionalGenerator",
+           "ConvConditionalDiscriminator", "ProjectionDiscriminator", "MLPProjectionDiscriminator", "cgan_d_loss",
+           "cgan_g_loss", "cgan_step", "sample_labels", "generate_per_class"]
 
 
 class LabelEncoder(nn.Module):
@@ -157,7 +97,7 @@ class MLPConditionalDiscriminator(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        _check_images(x, self.channels, self.image_size, type(self).__name__)
+        check_images(x, self.channels, self.image_size, type(self).__name__)
         check_labels(y, self.num_classes, len(x), type(self).__name__)
         h = torch.cat([x.flatten(1), F.one_hot(y, self.num_classes).float()], dim=1)
         return self.net(h).squeeze(1)
@@ -178,7 +118,7 @@ class ConvConditionalGenerator(nn.Module):
                  ngf: int = 64, label_mode: str = "onehot", embed_dim: int = None):
         super().__init__()
         self.z_dim, self.num_classes, self.image_size, self.channels = z_dim, num_classes, image_size, channels
-        stages = _num_upsamplings(image_size, type(self).__name__)
+        stages = num_upsamplings(image_size, type(self).__name__)
         self.label = LabelEncoder(num_classes, label_mode, embed_dim or z_dim)
         width = ngf * 2 ** (stages - 1)
         self.project = nn.Sequential(nn.Linear(z_dim + self.label.dim, width * 16),
@@ -199,28 +139,6 @@ class ConvConditionalGenerator(nn.Module):
         return self.net(self.project(torch.cat([z, self.label(y)], dim=1)))
 
 
-def _mlp_body(width: int, hidden: int, layers: int) -> Tuple[nn.Sequential, int]:
-    """The hidden layers of an MLP discriminator on flattened images: ``layers - 1`` times
-    Linear + LeakyReLU(0.2). Returns the body and its output width."""
-    blocks = []
-    for _ in range(layers - 1):
-        blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
-        width = hidden
-    return nn.Sequential(*blocks), width
-
-
-def _conv_body(in_channels: int, image_size: int, ndf: int, sn: bool, who: str) -> nn.Sequential:
-    """Strided 4x4 convs with LeakyReLU(0.2) from ``image_size`` down to 4x4: widths ndf, 2 ndf, 4 ndf..."""
-    stages = _num_upsamplings(image_size, who)
-    wrap = nn.utils.spectral_norm if sn else (lambda m: m)
-    blocks, width = [], in_channels
-    for i in range(stages):
-        out = ndf * 2 ** i
-        blocks += [wrap(nn.Conv2d(width, out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
-        width = out
-    return nn.Sequential(*blocks)
-
-
 class ConvConditionalDiscriminator(nn.Module):
     r"""``D(x, y)`` with the label joined to the input: one-hot maps as ``K`` extra channels.
 
@@ -237,13 +155,13 @@ class ConvConditionalDiscriminator(nn.Module):
         if pooling not in ("flatten", "sum"):
             raise ValueError(f"pooling must be 'flatten' or 'sum', got {pooling!r}")
         self.num_classes, self.image_size, self.channels, self.pooling = num_classes, image_size, channels, pooling
-        self.body = _conv_body(channels + num_classes, image_size, ndf, spectral_norm, type(self).__name__)
+        self.body = conv_body(channels + num_classes, image_size, ndf, spectral_norm, type(self).__name__)
         width = ndf * 2 ** (len(self.body) // 2 - 1)
         linear = nn.Linear(width * 16 if pooling == "flatten" else width, 1)
         self.out = nn.utils.spectral_norm(linear) if spectral_norm else linear
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        _check_images(x, self.channels, self.image_size, type(self).__name__)
+        check_images(x, self.channels, self.image_size, type(self).__name__)
         check_labels(y, self.num_classes, len(x), type(self).__name__)
         maps = F.one_hot(y, self.num_classes).float()[:, :, None, None].expand(-1, -1, *x.shape[-2:])
         h = self.body(torch.cat([x, maps], dim=1))
@@ -263,13 +181,13 @@ class ProjectionDiscriminator(nn.Module):
                  spectral_norm: bool = True):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
-        self.body = _conv_body(channels, image_size, ndf, spectral_norm, type(self).__name__)
+        self.body = conv_body(channels, image_size, ndf, spectral_norm, type(self).__name__)
         self.num_features = ndf * 2 ** (len(self.body) // 2 - 1)
         self.head = ProjectionHead(self.num_features, num_classes, spectral_norm=spectral_norm)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``phi(x)``: ``(N, F)`` after global sum pooling."""
-        _check_images(x, self.channels, self.image_size, type(self).__name__)
+        check_images(x, self.channels, self.image_size, type(self).__name__)
         return self.body(x).sum(dim=(2, 3))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -288,11 +206,11 @@ class MLPProjectionDiscriminator(nn.Module):
                  layers: int = 3):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
-        self.body, width = _mlp_body(channels * image_size * image_size, hidden, layers)
+        self.body, width = mlp_body(channels * image_size * image_size, hidden, layers)
         self.head = ProjectionHead(width, num_classes)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        _check_images(x, self.channels, self.image_size, type(self).__name__)
+        check_images(x, self.channels, self.image_size, type(self).__name__)
         return self.head(self.body(x.flatten(1)), y)
 
 
@@ -313,25 +231,6 @@ def cgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     r"""Non-saturating generator loss :math:`-\mathbb{E}_{z,y}[\log \sigma(D(G(z, y), y))]`
     (:func:`ganlib.losses.g_loss_nonsaturating`)."""
     return g_loss_nonsaturating(fake_logits)
-
-
-def sample_labels(n: int, num_classes: int, device=None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """``(n,)`` labels drawn uniformly from ``[0, num_classes)`` (the prior p(y) of the generated samples)."""
-    return torch.randint(0, num_classes, (n,), device=device, generator=generator)
-
-
-def check_step_inputs(G: nn.Module, D: nn.Module, real: torch.Tensor, labels: torch.Tensor, who: str) -> None:
-    """G and D must know the same classes, and ``labels`` must fit the batch ``real``."""
-    k = D.num_classes
-    if getattr(G, "num_classes", k) != k:
-        raise ValueError(f"G has {G.num_classes} classes but D has {k}; build both with the same num_classes")
-    check_labels(labels, k, len(real), who)
-
-
-def generate_with_labels(G: nn.Module, n: int, num_classes: int, device=None) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(G(z, y), y)`` for ``n`` fresh ``z ~ N(0, I)`` and labels ``y`` drawn uniformly."""
-    y = sample_labels(n, num_classes, device)
-    return G(torch.randn(n, G.z_dim, device=device), y), y
 
 
 def cgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,

@@ -47,7 +47,8 @@ class ConditionalRunConfig:
     g_batch_norm: bool = True    # batch norm in the MLP G (off for the 2-D toy, as in chapter 0)
 
 
-def build(config: ConditionalRunConfig, num_classes: int, image_size: int, channels: int) -> Tuple[nn.Module, nn.Module]:
+def build(config: ConditionalRunConfig, num_classes: int, image_size: int, channels: int
+          ) -> Tuple[nn.Module, nn.Module]:
     """``(G, D)`` for ``config``; G is the same for every ``discriminator``."""
     from . import acgan, cgan
 

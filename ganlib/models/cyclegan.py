@@ -19,7 +19,7 @@ with :math:`\lambda = 10`,
 The generator is the ResNet of Johnson et al. 2016 with instance norm
 (``resnet_9blocks`` for 256 px, ``resnet_6blocks`` for 128 px in the official code);
 the discriminators are 70x70 PatchGANs (:class:`ganlib.models.PatchDiscriminator`, from
-the Pix2Pix chapter). The layouts, defaults and the order of the updates follow the
+the Pix2Pix chapter; ``ganlib.models.blocks.patchgan``). The layouts, defaults and the order of the updates follow the
 official implementation (junyanz/pytorch-CycleGAN-and-pix2pix).
 """
 from __future__ import annotations
@@ -27,18 +27,21 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from typing import Any, Dict, Iterable, Mapping, Tuple, Union
+from typing import Any, Dict, Mapping, Tuple, Union
 
 import torch
 from torch import nn
 
 from ..losses import d_loss_lsgan, g_loss_lsgan
-from .pix2pix import PatchDiscriminator, init_weights, linear_decay, norm_layer, read_state_dict
 from ..train import set_requires_grad
+from .blocks.checkpoints import read_state_dict
+from .blocks.layers import init_weights, norm_layer
+from .blocks.patchgan import PatchDiscriminator
+from .blocks.schedules import linear_decay
 
 __all__ = ["ResnetBlock", "ResnetGenerator", "ImagePool", "cycle_loss", "identity_loss",
            "set_requires_grad", "cyclegan_step", "CycleGANConfig", "CycleGAN", "DomainClassifier",
-           "train_domain_classifier", "evaluate_translation", "real_vs_fake_accuracy",
+           "train_domain_classifier", "evaluate_cyclegan", "real_vs_fake_accuracy",
            "ShapesExperiment", "train_and_measure"]
 
 
@@ -478,8 +481,8 @@ def train_domain_classifier(X: torch.Tensor, Y: torch.Tensor, steps: int = 200, 
     return clf
 
 
-def evaluate_translation(model: "CycleGAN", X: torch.Tensor, Y: torch.Tensor,
-                         classifier: DomainClassifier) -> Dict[str, float]:
+def evaluate_cyclegan(model: "CycleGAN", X: torch.Tensor, Y: torch.Tensor,
+                      classifier: DomainClassifier) -> Dict[str, float]:
     """The chapter's three measures on *paired* test images (``Y[i]`` is ``X[i]``'s hidden counterpart):
 
     - ``G(x) in Y``, ``F(y) in X``: realism, the fraction the domain classifier puts in the target domain;

@@ -137,8 +137,8 @@ def measure(G: nn.Module, config: IntroRunConfig, seed: int = 0) -> Dict[str, fl
     z = torch.randn(config.n_eval, G.z_dim, generator=torch.Generator().manual_seed(seed))
     samples = G.eval()(z)
     if config.data == "ring":
-        from ..data.toy2d import mode_coverage
-        return {k: float(v) for k, v in mode_coverage(samples).items()}
+        from ..data.toy2d import ring_mode_coverage
+        return {k: float(v) for k, v in ring_mode_coverage(samples).items()}
     return judge_unconditional(samples.view(-1, 1, 8, 8))
 
 

@@ -12,6 +12,9 @@ official ``G_Unet_add_input``) or to the input of every down-sampling convolutio
 (``z_injection="all"``, ``G_Unet_add_all``). With BicycleGAN's defaults
 (``norm="instance"``, ``nz=8``, ``upsample="basic"``) the counts are 54,417,795 and
 54,794,627, as in the official code.
+
+The networks and the pieces other chapters share live in ``ganlib.models.blocks``
+(``unet``, ``patchgan``, ``layers``, ``schedules``); this module re-exports them.
 """
 from __future__ import annotations
 
@@ -19,432 +22,30 @@ import copy
 import dataclasses
 import math
 import os
-from collections import OrderedDict
 from functools import lru_cache
-from typing import Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..losses import gan_losses
+from .blocks.layers import init_weights, norm_layer
+from .blocks.patchgan import PatchDiscriminator, min_input_size, receptive_field
+from .blocks.schedules import linear_decay
+from .blocks.unet import UNetBlock, UNetGenerator
 
 __all__ = [
     "norm_layer", "init_weights", "receptive_field", "empirical_receptive_field", "min_input_size",
-    "high_frequency_energy", "evaluate_translation", "dropout_spread",
+    "high_frequency_energy", "evaluate_paired_translation", "dropout_spread",
     "UNetBlock", "UNetGenerator", "PatchDiscriminator",
     "Pix2PixConfig", "Pix2Pix", "pix2pix_step", "linear_decay", "paper_schedule", "random_jitter",
     "JitteredBatches", "Pix2PixExperiment", "load_pairs", "make_batches", "train_pix2pix",
     "measure_pix2pix", "train_and_measure",
 ]
 
-NORMS = ("batch", "instance", "none")
-UPSAMPLES = ("basic", "bilinear", "nearest")
 
-
-# --------------------------------------------------------------------------- small pieces
-
-def norm_layer(name: str) -> Callable[[int], nn.Module]:
-    """A factory ``channels -> normalisation module``, as the official ``get_norm_layer``.
-
-    - ``"batch"``: ``BatchNorm2d(c)`` with learned scale/shift and running statistics (pix2pix).
-    - ``"instance"``: ``InstanceNorm2d(c, affine=False, track_running_stats=False)`` (CycleGAN,
-      BicycleGAN): no parameters, statistics of each image at train and test time.
-    - ``"none"``: ``Identity``.
-    """
-    if name == "batch":
-        return lambda c: nn.BatchNorm2d(c, affine=True, track_running_stats=True)
-    if name == "instance":
-        return lambda c: nn.InstanceNorm2d(c, affine=False, track_running_stats=False)
-    if name == "none":
-        return lambda c: nn.Identity()
-    raise ValueError(f"unknown norm {name!r}; choose one of {', '.join(NORMS)}")
-
-
-def _uses_bias(norm: str) -> bool:
-    # Batch norm's shift makes a conv bias redundant, so the official code drops it there.
-    # (The official code also drops it for norm "none", leaving those convs without any
-    # shift; we keep the bias there, which changes no official configuration.)
-    return norm != "batch"
-
-
-def init_weights(module: nn.Module, std: float = 0.02, kind: str = "normal") -> nn.Module:
-    """Initialise as the official code (``init_weights``); returns ``module``.
-
-    - conv / transposed conv / linear weights: ``N(0, std)`` (``kind="normal"``, pix2pix and
-      CycleGAN) or Xavier-normal with gain ``std`` (``kind="xavier"``, BicycleGAN); biases 0.
-    - batch-norm scale ``N(1, std)``, shift 0.
-    """
-    if kind not in ("normal", "xavier"):
-        raise ValueError(f"kind must be 'normal' or 'xavier', got {kind!r}")
-
-    def init(m: nn.Module) -> None:
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            if kind == "normal":
-                nn.init.normal_(m.weight, 0.0, std)
-            else:
-                nn.init.xavier_normal_(m.weight, gain=std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d) and m.affine:
-            nn.init.normal_(m.weight, 1.0, std)
-            nn.init.zeros_(m.bias)
-
-    module.apply(init)
-    return module
-
-
-def _tile(z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``(N, nz) -> (N, nz, H, W)``: the same code at every pixel of ``like``."""
-    return z[:, :, None, None].expand(z.shape[0], z.shape[1], like.shape[2], like.shape[3])
-
-
-# --------------------------------------------------------------------------- the U-Net
-
-class UNetBlock(nn.Module):
-    r"""One level of the U-Net: down-sample, the inner levels, up-sample, then the skip.
-
-    ``x (N, outer, H, W) -> (N, 2*outer, H, W)`` (the skip ``x`` concatenated with the
-    decoded features), or ``-> (N, out_channels, H, W)`` for the outermost level.
-
-    - down: ``[LeakyReLU(0.2)] -> Conv 4x4 stride 2 -> [norm]`` (no activation on the image
-      itself in the outermost block, no norm there nor at the 1x1 bottleneck),
-    - up: ``ReLU -> ConvTranspose 4x4 stride 2`` (or resize + 3x3 conv) ``-> norm`` and
-      ``Dropout(0.5)`` in the middle levels, or ``-> Tanh`` in the outermost one.
-
-    With ``skips=False`` the block returns the decoded features alone: the paper's
-    "encoder-decoder" baseline, the U-Net with its skip connections severed (section 4.3).
-
-    The skip carries ``x``. (The official block's in-place LeakyReLU overwrites ``x`` before
-    it is concatenated, so there the skip carries ``LeakyReLU(x)``; that changes nothing,
-    because the next layer to see the skip is the parent's up-path ``ReLU`` and
-    ``ReLU(LeakyReLU(x)) = ReLU(x)``.)
-    """
-
-    def __init__(self, outer_nc: int, inner_nc: int, input_nc: Optional[int] = None,
-                 submodule: Optional["UNetBlock"] = None, outermost: bool = False,
-                 innermost: bool = False, norm: str = "batch", use_dropout: bool = False,
-                 nz: int = 0, upsample: str = "basic", skips: bool = True):
-        super().__init__()
-        if upsample not in UPSAMPLES:
-            raise ValueError(f"unknown upsample {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
-        input_nc = outer_nc if input_nc is None else input_nc
-        make_norm, bias = norm_layer(norm), _uses_bias(norm)
-        self.outermost, self.innermost, self.nz, self.input_nc = outermost, innermost, nz, input_nc
-        self.skip = skips and not outermost
-
-        down = [("conv", nn.Conv2d(input_nc + nz, inner_nc, 4, stride=2, padding=1, bias=bias))]
-        if not (outermost or innermost):
-            down.append(("norm", make_norm(inner_nc)))
-        self.down = nn.Sequential(OrderedDict(down))
-        self.inner = submodule
-
-        up_in = inner_nc if (innermost or not skips) else 2 * inner_nc  # the inner block's skip doubles it
-        up_bias = True if outermost else bias
-        up = [("act", nn.ReLU())]
-        if upsample == "basic":
-            up.append(("conv", nn.ConvTranspose2d(up_in, outer_nc, 4, stride=2, padding=1, bias=up_bias)))
-        else:  # resize, then a 3x3 conv: no checkerboard pattern (BicycleGAN's option)
-            up += [("resize", nn.Upsample(scale_factor=2, mode=upsample)), ("pad", nn.ReflectionPad2d(1)),
-                   ("conv", nn.Conv2d(up_in, outer_nc, 3, bias=up_bias))]
-        if outermost:
-            up.append(("tanh", nn.Tanh()))
-        else:
-            up.append(("norm", make_norm(outer_nc)))
-            if use_dropout and not innermost:
-                up.append(("dropout", nn.Dropout(0.5)))
-        self.up = nn.Sequential(OrderedDict(up))
-
-    def forward(self, x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-        h = x if self.nz == 0 else torch.cat([x, _tile(z, x)], 1)  # BicycleGAN: z at this level
-        if not self.outermost:
-            h = F.leaky_relu(h, 0.2)
-        h = self.down(h)
-        if self.inner is not None:
-            h = self.inner(h, z)
-        h = self.up(h)
-        return torch.cat([x, h], 1) if self.skip else h
-
-
-
-def read_state_dict(state_dict_or_path) -> Dict[str, torch.Tensor]:
-    """A state_dict given directly or as a ``.pth`` path (loaded with ``weights_only=True``),
-    without the ``module.`` prefix that ``DataParallel`` training leaves on official checkpoints."""
-    if isinstance(state_dict_or_path, (str, os.PathLike)):
-        if not os.path.isfile(state_dict_or_path):
-            raise FileNotFoundError(f"no checkpoint at {state_dict_or_path}")
-        sd = torch.load(state_dict_or_path, map_location="cpu", weights_only=True)
-    else:
-        sd = state_dict_or_path
-    if not isinstance(sd, Mapping):
-        raise TypeError(f"expected a state_dict (a mapping of names to tensors), got {type(sd).__name__}")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
-
-class UNetGenerator(nn.Module):
-    r"""The pix2pix generator: an encoder-decoder with skip connections (Isola et al. 2017, 3.2.1).
-
-    ``G(x)``: ``(N, in_channels, H, W) -> (N, out_channels, H, W)`` in [-1, 1], with H and W
-    multiples of ``2**num_downs`` (256 for ``num_downs=8``: the bottleneck is 1x1).
-    Built from the innermost block outwards, as in the official code: a 1x1 bottleneck,
-    ``num_downs - 5`` blocks of ``8*ngf`` channels (with dropout), then 4, 2, 1 times
-    ``ngf``. Channels at level i of the encoder: ``ngf * min(2**i, 8)``. Dropout (p=0.5, on
-    at training *and*, in the official test script, at test time) is the only noise source:
-    pix2pix takes no z.
-
-    BicycleGAN's generator is the same network with a latent code ``z (N, nz)``: it is
-    tiled spatially, ``z[:, :, None, None].expand(N, nz, h, w)``, and concatenated along
-    channels to the input of the first convolution (``z_injection="input"``) or to the
-    input of the down-sampling convolution of every level (``"all"``), so each of those
-    convolutions has ``nz`` more input channels. Call ``G(x, z)``. (In the middle levels the
-    tiled z passes through the block's LeakyReLU with ``x``, as in the official
-    ``UnetBlock_with_z``. The official BicycleGAN blocks concatenate ``[decoded, skip]``
-    where pix2pix's concatenate ``[skip, decoded]``; we keep pix2pix's order, which only
-    matters for loading BicycleGAN checkpoints. BicycleGAN initialises with
-    ``init_weights(G, 0.02, kind="xavier")``.)
-
-    ``upsample``: ``"basic"`` (transposed 4x4 conv, pix2pix) or ``"bilinear"``/``"nearest"``
-    (resize then 3x3 conv, BicycleGAN's options). ``skips=False``: the encoder-decoder of the
-    paper's generator ablation (the same layers without the skip connections).
-    """
-
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, num_downs: int = 8,
-                 ngf: int = 64, norm: str = "batch", use_dropout: bool = True, nz: int = 0,
-                 z_injection: str = "input", upsample: str = "basic", skips: bool = True):
-        super().__init__()
-        if num_downs < 5:
-            raise ValueError(f"num_downs must be >= 5 (the official U-Net has 5 fixed levels), got {num_downs}")
-        if norm not in NORMS:
-            raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
-        if z_injection not in ("input", "all"):
-            raise ValueError(f"z_injection must be 'input' or 'all', got {z_injection!r}")
-        if nz < 0:
-            raise ValueError(f"nz must be >= 0, got {nz}")
-        self.in_channels, self.out_channels, self.num_downs = in_channels, out_channels, num_downs
-        self.ngf, self.norm, self.use_dropout, self.nz = ngf, norm, use_dropout, nz
-        self.z_injection, self.upsample, self.skips = z_injection, upsample, skips
-        z_all = nz if z_injection == "all" else 0
-        kw = dict(norm=norm, upsample=upsample, nz=z_all, skips=skips)
-        block = UNetBlock(ngf * 8, ngf * 8, innermost=True, **kw)
-        for _ in range(num_downs - 5):
-            block = UNetBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **kw)
-        block = UNetBlock(ngf * 4, ngf * 8, submodule=block, **kw)
-        block = UNetBlock(ngf * 2, ngf * 4, submodule=block, **kw)
-        block = UNetBlock(ngf, ngf * 2, submodule=block, **kw)
-        self.model = UNetBlock(out_channels, ngf, input_nc=in_channels, submodule=block, outermost=True,
-                               norm=norm, upsample=upsample, nz=nz, skips=skips)
-
-    @property
-    def size_multiple(self) -> int:
-        return 2 ** self.num_downs
-
-    def forward(self, x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"UNetGenerator takes images (N, C, H, W), got shape {tuple(x.shape)}")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"UNetGenerator was built for {self.in_channels} input channels but the images have "
-                f"{x.shape[1]}: build it with in_channels={x.shape[1]}, or convert the images "
-                f"(e.g. grayscale -> RGB with x.expand(-1, 3, -1, -1))")
-        m = self.size_multiple
-        if x.shape[2] % m or x.shape[3] % m:
-            raise ValueError(
-                f"UNetGenerator with num_downs={self.num_downs} halves the image {self.num_downs} times, "
-                f"so height and width must be multiples of 2**{self.num_downs} = {m} "
-                f"(e.g. {m}, {2 * m}, {3 * m}); got {x.shape[2]}x{x.shape[3]}. Resize or crop the "
-                f"images (pix2pix: 256x256 for num_downs=8, 128x128 for num_downs=7), or build the "
-                f"U-Net with fewer levels")
-        if self.nz > 0:
-            if z is None:
-                raise ValueError(f"this UNetGenerator takes a latent code: call G(x, z) with z of shape (N, {self.nz})")
-            if z.dim() != 2 or z.shape != (x.shape[0], self.nz):
-                raise ValueError(f"z must have shape (N, nz) = ({x.shape[0]}, {self.nz}), got {tuple(z.shape)}")
-        elif z is not None:
-            raise ValueError("this UNetGenerator was built with nz=0 and takes no z; build it with nz>0 for BicycleGAN")
-        return self.model(x, z)
-
-    # ---------------------------------------------------------------- official checkpoints
-
-    @classmethod
-    def official_key_map(cls, num_downs: int, norm: str = "batch") -> Dict[str, str]:
-        """Official ``UnetGenerator`` state_dict key -> our key, for a pix2pix U-Net.
-
-        Official layout: ``model.model.<i>...`` with each block an ``nn.Sequential`` whose
-        children are, for the outermost ``[downconv, inner, ReLU, upconv, Tanh]``, for the
-        middle ``[LeakyReLU, downconv, downnorm, inner, ReLU, upconv, upnorm(, Dropout)]``
-        and for the innermost ``[LeakyReLU, downconv, ReLU, upconv, upnorm]``.
-        """
-        bn = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked") if norm == "batch" else ()
-        conv = ("weight",) if norm == "batch" else ("weight", "bias")
-        mapping: Dict[str, str] = {}
-
-        def add(official: str, ours: str, names) -> None:
-            for n in names:
-                mapping[f"{official}.{n}"] = f"{ours}.{n}"
-
-        off, our = "model.model.", "model."
-        add(off + "0", our + "down.conv", conv)
-        add(off + "3", our + "up.conv", ("weight", "bias"))
-        off, our = off + "1.model.", our + "inner."
-        for level in range(1, num_downs - 1):  # middle levels
-            add(off + "1", our + "down.conv", conv)
-            add(off + "2", our + "down.norm", bn)
-            add(off + "5", our + "up.conv", conv)
-            add(off + "6", our + "up.norm", bn)
-            off, our = off + "3.model.", our + "inner."
-        add(off + "1", our + "down.conv", conv)  # innermost
-        add(off + "3", our + "up.conv", conv)
-        add(off + "4", our + "up.norm", bn)
-        return mapping
-
-    @classmethod
-    def from_official(cls, state_dict_or_path: Union[Mapping[str, torch.Tensor], str, os.PathLike],
-                      **expected) -> "UNetGenerator":
-        """A ``UNetGenerator`` holding the weights of an official pix2pix generator checkpoint.
-
-        ``state_dict_or_path``: a state_dict saved by pytorch-CycleGAN-and-pix2pix
-        (e.g. ``latest_net_G.pth`` of the published ``facades_label2photo`` model) or its path.
-        The architecture (``num_downs``, ``ngf``, channels, norm) is read from the weights;
-        pass any of them as keywords (``num_downs=8``...) to insist on it. Raises
-        ``ValueError`` naming the mismatch for another architecture (e.g. a ResNet generator).
-        For the official test-time behaviour, keep the model in ``train()`` mode (see
-        the chapter): the official test script does not call ``eval()``.
-        """
-        sd = read_state_dict(state_dict_or_path)
-        if "model.model.0.weight" not in sd:
-            kind = ("a ResNet generator (resnet_6blocks/resnet_9blocks; use ResnetGenerator.from_official)"
-                    if "model.1.weight" in sd else "not an official U-Net generator")
-            raise ValueError(f"this checkpoint is {kind}: its first keys are {list(sd)[:3]}, "
-                             "but an official unet_128/unet_256 starts with 'model.model.0.weight'")
-        # depth: count the nesting of 'model.' in the longest key
-        depth = max(k.count(".model.") for k in sd)  # outermost 'model.model.' counts as 1
-        num_downs = depth
-        first = sd["model.model.0.weight"]
-        ngf, in_channels = first.shape[0], first.shape[1]
-        out_key = "model.model.3.weight"
-        if out_key not in sd:
-            raise ValueError(f"official U-Net checkpoint without {out_key!r} (the last up-convolution); "
-                             "it is truncated or of another architecture")
-        out_channels = sd[out_key].shape[1]
-        norm = "batch" if any(k.endswith("running_mean") for k in sd) else "instance"
-        found = dict(num_downs=num_downs, ngf=ngf, in_channels=in_channels, out_channels=out_channels, norm=norm)
-        unknown = sorted(set(expected) - set(found) - {"use_dropout"})
-        if unknown:
-            raise TypeError(f"from_official got unknown keywords {unknown}; allowed: {sorted(found)} and use_dropout")
-        wrong = [f"{k}: checkpoint has {found[k]!r}, you asked for {v!r}" for k, v in expected.items()
-                 if k in found and found[k] != v]
-        if wrong:
-            raise ValueError("the official checkpoint has another architecture than asked for ("
-                             + "; ".join(wrong) + ")")
-        model = cls(in_channels, out_channels, num_downs, ngf, norm=norm,
-                    use_dropout=expected.get("use_dropout", True))
-        mapping = cls.official_key_map(num_downs, norm)
-        own = model.state_dict()
-        missing = [k for k in mapping if k not in sd]
-        unexpected = [k for k in sd if k not in mapping]
-        if missing or unexpected:
-            raise ValueError(
-                f"the checkpoint does not match an official U-Net with num_downs={num_downs}, ngf={ngf}, "
-                f"norm={norm!r}: missing keys {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-                f"unexpected keys {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
-        new = {}
-        for k_off, k_our in mapping.items():
-            if tuple(sd[k_off].shape) != tuple(own[k_our].shape):
-                raise ValueError(f"shape mismatch for {k_off}: checkpoint {tuple(sd[k_off].shape)}, "
-                                 f"expected {tuple(own[k_our].shape)} for num_downs={num_downs}, ngf={ngf}")
-            new[k_our] = sd[k_off]
-        model.load_state_dict(new)
-        return model
-
-
-# --------------------------------------------------------------------------- the PatchGAN
-
-class PatchDiscriminator(nn.Module):
-    r"""The PatchGAN discriminator (Isola et al. 2017, 3.2.2): one real/fake logit per patch.
-
-    ``D(x)``: ``(N, in_channels, H, W) -> (N, 1, H', W')`` raw logits (no Sigmoid). For the
-    conditional pix2pix D, ``x = cat([input, output], 1)`` so ``in_channels = 3 + 3 = 6``.
-
-    ``n_layers`` stride-2 4x4 convs (the first without norm), one stride-1 4x4 conv with
-    norm, and a stride-1 4x4 conv to 1 channel; channels ``ndf * min(2**i, 8)``. Receptive
-    fields (``receptive_field``): n_layers 1..5 -> 16, 34, 70, 142, 286 pixels.
-    ``n_layers=0`` is the official ``pixel`` D (1x1 convs ``in -> ndf -> 2 ndf -> 1``):
-    each output sees one pixel, the "PixelGAN" of the paper.
-
-    The layers sit in ``self.model`` at the official indices, so official D checkpoints load
-    with ``load_state_dict`` directly.
-    """
-
-    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch"):
-        super().__init__()
-        if n_layers < 0:
-            raise ValueError(f"n_layers must be >= 0 (0 is the 1x1 pixel discriminator), got {n_layers}")
-        self.in_channels, self.ndf, self.n_layers, self.norm = in_channels, ndf, n_layers, norm
-        make_norm, bias = norm_layer(norm), _uses_bias(norm)
-        lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
-        if n_layers == 0:
-            layers = [nn.Conv2d(in_channels, ndf, 1), lrelu(),
-                      nn.Conv2d(ndf, 2 * ndf, 1, bias=bias), make_norm(2 * ndf), lrelu(),
-                      nn.Conv2d(2 * ndf, 1, 1, bias=bias)]
-        else:
-            layers = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), lrelu()]
-            mult = 1
-            for n in range(1, n_layers + 1):
-                prev, mult = mult, min(2 ** n, 8)
-                stride = 2 if n < n_layers else 1
-                layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
-                           make_norm(ndf * mult), lrelu()]
-            layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
-        self.model = nn.Sequential(*layers)
-
-    @property
-    def receptive_field(self) -> int:
-        return receptive_field(self.n_layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"PatchDiscriminator was built for {self.in_channels} input channels, got shape "
-                f"{tuple(x.shape)}. A conditional D sees cat([input, output], dim=1): in_channels = "
-                f"input channels + output channels")
-        if self.n_layers > 0:
-            smallest = min_input_size(self.n_layers)
-            if min(x.shape[2], x.shape[3]) < smallest:
-                raise ValueError(
-                    f"a PatchDiscriminator with n_layers={self.n_layers} needs inputs of at least "
-                    f"{smallest}x{smallest} pixels (its output map would be empty), got "
-                    f"{x.shape[2]}x{x.shape[3]}: use larger images or fewer layers")
-        return self.model(x)
-
-
-def min_input_size(n_layers: int) -> int:
-    """Smallest square input that gives ``PatchDiscriminator(n_layers=...)`` a non-empty output
-    (4x4 convs with padding 1: stride 2 gives ``floor(h/2)``, stride 1 gives ``h - 1``)."""
-    def out(h: int) -> int:
-        for _ in range(n_layers):
-            h = h // 2
-        return h - 2
-    h = 1
-    while out(h) < 1:
-        h += 1
-    return h
-
-
-def receptive_field(n_layers: int) -> int:
-    """Receptive field in pixels of ``PatchDiscriminator(n_layers=...)`` (1 for the pixel D).
-
-    Walking back from one output unit through layers of kernel k and stride s:
-    ``r <- (r - 1) * s + k``. n_layers = 0, 1, 2, 3, 4, 5 -> 1, 16, 34, 70, 142, 286.
-    """
-    if n_layers < 0:
-        raise ValueError(f"n_layers must be >= 0, got {n_layers}")
-    if n_layers == 0:
-        return 1
-    layers = [(4, 2)] * n_layers + [(4, 1), (4, 1)]  # (kernel, stride), input to output
-    r = 1
-    for k, s in reversed(layers):
-        r = (r - 1) * s + k
-    return r
-
+# --------------------------------------------------------------------------- the PatchGAN, measured
 
 def empirical_receptive_field(D: nn.Module, size: int = 320) -> int:
     """Measure D's receptive field: the width of the input region with a nonzero gradient of
@@ -579,22 +180,6 @@ def pix2pix_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d
     return out
 
 
-def linear_decay(n_constant: int, n_decay: int) -> Callable[[int], float]:
-    """The official learning-rate rule (``lr_policy="linear"``) as a multiplier of the base LR.
-
-    ``f(t) = 1 - max(0, t + 1 - n_constant) / (n_decay + 1)``: 1 for the first ``n_constant``
-    epochs (or steps), then a straight line towards 0 over ``n_decay`` more (the official
-    defaults are 100 + 100 epochs; its epoch_count starts at 1). Use with
-    ``torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(...))``.
-    """
-    if n_constant < 0 or n_decay < 0:
-        raise ValueError(f"n_constant and n_decay must be >= 0, got {n_constant}, {n_decay}")
-
-    def factor(t: int) -> float:
-        return 1.0 - max(0, t + 1 - n_constant) / float(n_decay + 1)
-    return factor
-
-
 def paper_schedule(cfg: Pix2PixConfig, steps: int) -> Pix2PixConfig:
     """``cfg`` with the paper's schedule scaled to a run of ``steps``: constant for the first half,
     then linear decay towards 0 over the second (the official 100 + 100 epochs)."""
@@ -645,8 +230,8 @@ def high_frequency_energy(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_translation(G: nn.Module, A: torch.Tensor, B: torch.Tensor, batch_size: int = 64,
-                         official_test_mode: bool = False) -> Dict[str, float]:
+def evaluate_paired_translation(G: nn.Module, A: torch.Tensor, B: torch.Tensor, batch_size: int = 64,
+                                official_test_mode: bool = False) -> Dict[str, float]:
     """Held-out numbers of a generator on pairs ``(A, B)`` (images in [-1, 1]).
 
     - ``l1``: mean |G(A) - B| (the paper's fidelity term; lower is better),
@@ -804,13 +389,13 @@ def train_pix2pix(exp: Pix2PixExperiment, seed: int = 0, device: Union[str, torc
 def measure_pix2pix(G: nn.Module, exp: Pix2PixExperiment) -> Dict[str, float]:
     """The chapter's held-out numbers of a generator, without changing it:
 
-    ``l1``, ``psnr``, ``hf_ratio`` (``evaluate_translation``, ``eval()`` mode); ``label_acc``,
+    ``l1``, ``psnr``, ``hf_ratio`` (``evaluate_paired_translation``, ``eval()`` mode); ``label_acc``,
     ``label_iou``: a segmenter trained on real targets, applied to ``G(A)`` and scored against
     the input's classes (``ganlib.models.facade_segmenter``; NaN on sets without class labels);
     ``dropout_spread`` (``dropout_spread``).
     """
     _, _, a_test, b_test = load_pairs(exp)
-    out = evaluate_translation(G, a_test, b_test)
+    out = evaluate_paired_translation(G, a_test, b_test)
     if exp.dataset == "toy_facades":
         from .facade_segmenter import label_consistency, train_segmenter
         segmenter = train_segmenter(exp.image_size, steps=exp.segmenter_steps)

@@ -20,10 +20,12 @@ WRONG = {
             return torch.softmax(class_logits, dim=1) - F.one_hot(labels, class_logits.shape[1]).float()
         """,
         "sign flipped": """
-            return (F.one_hot(labels, class_logits.shape[1]).float() - torch.softmax(class_logits, dim=1)) / len(class_logits)
+            return ((F.one_hot(labels, class_logits.shape[1]).float() - torch.softmax(class_logits, dim=1))
+                    / len(class_logits))
         """,
         "softmax over the batch": """
-            return (torch.softmax(class_logits, dim=0) - F.one_hot(labels, class_logits.shape[1]).float()) / len(class_logits)
+            return ((torch.softmax(class_logits, dim=0) - F.one_hot(labels, class_logits.shape[1]).float())
+                    / len(class_logits))
         """,
         "sigmoids for the softmax": """
             return (torch.sigmoid(class_logits) - F.one_hot(labels, class_logits.shape[1]).float()) / len(class_logits)
@@ -45,7 +47,8 @@ WRONG = {
         "smooth fixed at 0.9": _smoothed(real="0.9"),
         "the library's loss adjusted": """
             from ganlib.models.acgan import acgan_d_loss
-            return acgan_d_loss(real_source, fake_source, real_class_logits, real_labels, fake_class_logits, fake_labels)
+            return acgan_d_loss(real_source, fake_source, real_class_logits, real_labels,
+                                fake_class_logits, fake_labels)
         """,
     },
 }

@@ -3,7 +3,8 @@
 WRONG = {
     "kl_diagonal": {
         "summed over dimensions, averaged over the batch": """
-            per_sample = 0.5 * torch.sum(logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2) ** 2) / logvar2.exp() - 1, dim=1)
+            per_sample = 0.5 * torch.sum(logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2) ** 2) / logvar2.exp() - 1,
+                                         dim=1)
             return per_sample.mean()
         """,
         "the reverse KL(p || q)": """
@@ -16,7 +17,8 @@ WRONG = {
             return 0.5 * torch.sum(logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2) ** 2) - 1)
         """,
         "standard deviations for variances": """
-            return 0.5 * torch.sum(logvar2 - logvar1 + ((0.5 * logvar1).exp() + (mu1 - mu2) ** 2) / (0.5 * logvar2).exp() - 1)
+            return 0.5 * torch.sum(logvar2 - logvar1 + ((0.5 * logvar1).exp() + (mu1 - mu2) ** 2)
+                                   / (0.5 * logvar2).exp() - 1)
         """,
         "the 1/2 forgotten": """
             return torch.sum(logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2) ** 2) / logvar2.exp() - 1)
@@ -41,7 +43,8 @@ WRONG = {
     "mean_distinct_modes": {
         "-1 counted as a mode": "return sum(len(set(row.tolist())) for row in modes) / len(modes)",
         "modes of all inputs together": "return len(set(modes.flatten().tolist()) - {-1}) / len(modes)",
-        "averaged over samples, not inputs": "return sum(len(set(row.tolist()) - {-1}) for row in modes) / modes.shape[1]",
+        "averaged over samples, not inputs":
+            "return sum(len(set(row.tolist()) - {-1}) for row in modes) / modes.shape[1]",
         "the largest count": "return max(len(set(row.tolist()) - {-1}) for row in modes)",
     },
 }

@@ -25,7 +25,8 @@ WRONG = {
         "variances for standard deviations": "return float(np.sum((mu1 - mu2) ** 2) + np.sum((var1 - var2) ** 2))",
         "differences of the standard deviations not squared":
             "return float(np.sum((mu1 - mu2) ** 2) + np.sum(np.abs(np.sqrt(var1) - np.sqrt(var2))))",
-        "mean over dimensions": "return float(np.mean((mu1 - mu2) ** 2) + np.mean((np.sqrt(var1) - np.sqrt(var2)) ** 2))",
+        "mean over dimensions":
+            "return float(np.mean((mu1 - mu2) ** 2) + np.mean((np.sqrt(var1) - np.sqrt(var2)) ** 2))",
         "distance of the means not squared":
             "return float(np.linalg.norm(mu1 - mu2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2))",
         "the library's FID": """
