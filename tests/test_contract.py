@@ -140,3 +140,21 @@ def test_fit_refuses_a_trainer_with_its_objects_given_again(tmp_path):
         fit(trainer, batches(), 1, modules=trainer.modules, progress=False)
     with pytest.raises(TypeError, match="needs modules"):
         fit(trainer.step, batches(), 1, progress=False)
+
+
+def test_resume_with_a_changed_learning_rate_moves_the_schedulers_in_states(tmp_path):
+    from ganlib.models.pix2pix import Pix2Pix, Pix2PixConfig
+
+    cfg = Pix2PixConfig(in_channels=1, out_channels=1, num_downs=5, ngf=2, ndf=2, n_constant=1, n_decay=3)
+    a = torch.rand(4, 1, 32, 32)
+    fit(Pix2Pix(cfg), TensorBatches(a, a, batch_size=2, seed=0), 2, checkpoint=tmp_path / "run.pt", config=cfg,
+        progress=False)
+    lower = ganlib.override(cfg, lr=1e-4)
+    model = Pix2Pix(lower)
+    fit(model, TensorBatches(a, a, batch_size=2, seed=0), 2, checkpoint=tmp_path / "run.pt", config=lower,
+        progress=False)
+    # loaded after step 2 (rule f(t) = 1 - t / 4: 0.5), then rescaled to the new base rate
+    assert model.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4 * 0.5)
+    assert model.states["lr_G"].base_lrs == [pytest.approx(1e-4)]
+    model.step((a[:2], a[:2]))
+    assert model.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4 * 0.25)
