@@ -1,9 +1,13 @@
 """The training loop every chapter shares: progress bar, loss history, snapshots,
 atomic checkpoints and exact resumption.
 
-A chapter writes its model's training step as one short function
-``step(batch) -> {"d_loss": ..., "g_loss": ...}`` in the order of the paper's
-algorithm; ``fit`` calls it ``steps`` times. With ``checkpoint=path`` the state
+Every chapter's model follows one contract, :class:`Trainer`: it holds its networks
+(``modules``), its optimizers (``optimizers``), everything else with a state (``states``:
+learning-rate schedulers, image pools...) and ``step(batch) -> {"d_loss": ..., "g_loss": ...}``,
+one training step in the order of the paper's algorithm. ``fit(trainer, batches, steps)`` calls
+``trainer.step`` ``steps`` times and checkpoints the rest. (The older form
+``fit(step_fn, batches, steps, modules=..., optimizers=..., states=...)`` still works, for a step
+built inline.) With ``checkpoint=path`` the state
 (models, optimizers, schedulers, RNGs, data position, history) is written every
 ``checkpoint_every`` steps, atomically (a temporary file renamed over the old
 one, so a kill mid-write never leaves a broken checkpoint); a later call with the
@@ -20,7 +24,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
 
 import numpy as np
 import torch
@@ -85,6 +89,69 @@ def set_requires_grad(nets, flag: bool) -> None:
         if net is not None:
             for p in net.parameters():
                 p.requires_grad_(flag)
+
+
+# --------------------------------------------------------------------------- the training contract
+
+@runtime_checkable
+class Trainer(Protocol):
+    """What every chapter's model offers ``fit``: one shape for every model.
+
+    - ``modules``: the networks by name (``"G"``, ``"D"``, ``"E"``, ``"G_ema"``...); checkpointed,
+      and put in train mode by ``fit``.
+    - ``optimizers``: the optimizers by name, ``"G"`` and ``"D"`` (and ``"E"``, ``"D2"`` where the
+      paper has them); checkpointed.
+    - ``states``: every other object with ``state_dict``/``load_state_dict`` that a resumed run
+      needs: learning-rate schedulers (``"lr_G"``, ``"lr_D"``...), image pools, ...; checkpointed.
+    - ``step(batch)``: one training step (every update of every network, then the schedulers),
+      returning the losses as a dict of tensors.
+
+    ``fit(trainer, batches, steps, checkpoint=...)`` takes all four from the trainer. Any object
+    with these attributes is a trainer (a ``typing.Protocol``: no base class needed).
+    """
+
+    @property
+    def modules(self) -> Dict[str, nn.Module]: ...
+
+    @property
+    def optimizers(self) -> Dict[str, torch.optim.Optimizer]: ...
+
+    @property
+    def states(self) -> Dict[str, Any]: ...
+
+    def step(self, batch: Any) -> Dict[str, torch.Tensor]: ...
+
+
+class GANTrainer:
+    """A generator, a discriminator, their optimizers and a step function: the :class:`Trainer` of
+    the chapter 0-2 models. ``step(batch)`` is ``step_fn(G, D, opt_g, opt_d, *batch, **options)``,
+    e.g. ``GANTrainer(G, D, opt_g, opt_d, mlp_gan.gan_step, g_loss="saturating")``,
+    ``GANTrainer(G, D, opt_g, opt_d, cgan.cgan_step)`` or ``acgan.acgan_step``; ``batch`` is the
+    tuple a ``TensorBatches`` yields (``(x,)`` or ``(x, labels)``)."""
+
+    def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                 step_fn: Callable[..., Mapping[str, torch.Tensor]], **options: Any):
+        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+        self.step_fn, self.options = step_fn, options
+
+    @property
+    def modules(self) -> Dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D}
+
+    @property
+    def optimizers(self) -> Dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    @property
+    def states(self) -> Dict[str, Any]:
+        return {}
+
+    def step(self, batch: Any) -> Dict[str, torch.Tensor]:
+        return self.step_fn(self.G, self.D, self.opt_g, self.opt_d, *batch, **self.options)
+
+    def __repr__(self) -> str:
+        name = getattr(self.step_fn, "__name__", repr(self.step_fn))
+        return f"GANTrainer({type(self.G).__name__}, {type(self.D).__name__}, step={name})"
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -213,18 +280,19 @@ def _read_checkpoint(path: Path, map_location: Any) -> Dict[str, Any]:
     return state
 
 
-def _changed_learning_rates(optimizers: Mapping[str, torch.optim.Optimizer], schedulers: Mapping[str, Any],
+def _changed_learning_rates(optimizers: Mapping[str, torch.optim.Optimizer], schedulers: List[Any],
                             wanted: Mapping[str, List[float]]) -> None:
     """After loading an optimizer's state, continue with the base learning rates ``wanted`` (those
     of the optimizer as built now): each group's current rate is scaled by new base / saved base,
-    so a schedule (``LambdaLR``) keeps its shape, and the schedulers' ``base_lrs`` follow."""
+    so a schedule (``LambdaLR``) keeps its shape, and the schedulers' ``base_lrs`` follow (any
+    object of ``schedulers`` without ``optimizer`` and ``base_lrs``, an image pool, is skipped)."""
     for name, opt in optimizers.items():
         for group, new_base in zip(opt.param_groups, wanted[name]):
             old_base = group.get("initial_lr", group["lr"])
             group["lr"] = group["lr"] * (new_base / old_base) if old_base else new_base
             if "initial_lr" in group:
                 group["initial_lr"] = new_base
-    for sched in schedulers.values():
+    for sched in schedulers:
         opt = getattr(sched, "optimizer", None)
         if opt is not None and hasattr(sched, "base_lrs"):
             sched.base_lrs = [g.get("initial_lr", g["lr"]) for g in opt.param_groups]
@@ -317,13 +385,14 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
         opt.load_state_dict(state["optimizers"][name])
     for name, sched in (schedulers or {}).items():
         sched.load_state_dict(state["schedulers"][name])
-    if changed_lr:
-        _changed_learning_rates(optimizers or {}, schedulers or {}, built_lr)
+    for name, obj in (states or {}).items():
+        obj.load_state_dict(state.get("states", {})[name])
+    if changed_lr:  # schedulers may be passed as schedulers or among the states (a Trainer's)
+        _changed_learning_rates(optimizers or {}, [*(schedulers or {}).values(), *(states or {}).values()],
+                                built_lr)
         print(f"resuming {path} at step {state['step']} with a changed learning rate: "
               + ", ".join(f"{k} {saved_config.get(k)!r} -> {want.get(k)!r}" for k in changed_lr)
               + f" (the fields that may change on resume: {', '.join(sorted(RESUMABLE_FIELDS))})", flush=True)
-    for name, obj in (states or {}).items():
-        obj.load_state_dict(state.get("states", {})[name])
     if history is not None and state.get("history") is not None:
         history.load_state_dict(state["history"])
     if batches is not None and state.get("batches") is not None:
@@ -401,8 +470,27 @@ def _nan_advice(err: NonFiniteLoss, checkpoint: Optional[PathLike], config: Any)
             + ("." if checkpoint is not None else "; pass checkpoint=... to fit to be able to resume."))
 
 
-def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *,
-        modules: Mapping[str, nn.Module],
+def _unpack(trainer: Any, modules, optimizers, schedulers, states):
+    """``fit``'s first argument as ``(step_fn, modules, optimizers, schedulers, states)``: from a
+    :class:`Trainer`, or a step function with its objects given by keyword."""
+    if isinstance(trainer, Trainer):
+        given = [k for k, v in (("modules", modules), ("optimizers", optimizers), ("schedulers", schedulers),
+                                ("states", states)) if v is not None]
+        if given:
+            raise TypeError(f"fit(trainer, ...) takes modules, optimizers and states from the trainer "
+                            f"({type(trainer).__name__}); do not pass {', '.join(given)} too")
+        return trainer.step, dict(trainer.modules), dict(trainer.optimizers), None, dict(trainer.states)
+    if not callable(trainer):
+        raise TypeError(f"fit's first argument must be a Trainer (modules, optimizers, states, step) or a "
+                        f"step function, got {type(trainer).__name__}")
+    if modules is None:
+        raise TypeError("fit(step_fn, ...) needs modules=...: pass a Trainer instead, whose modules, "
+                        "optimizers and states fit takes from it")
+    return trainer, modules, optimizers, schedulers, states
+
+
+def fit(trainer: Union[Trainer, Callable[[Any], Mapping[str, Any]]], batches: Any, steps: int, *,
+        modules: Optional[Mapping[str, nn.Module]] = None,
         optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
         schedulers: Optional[Mapping[str, Any]] = None,
         states: Optional[Mapping[str, Any]] = None,
@@ -411,10 +499,14 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
         snapshot_every: int = 0, time_limit: Optional[float] = None,
         progress: bool = True, desc: str = "training", history: Optional[History] = None,
         on_step: Optional[Callable[[int, Mapping[str, float]], None]] = None) -> History:
-    """Run ``step_fn(next(batches))`` until ``steps`` steps are done; return the loss history.
+    """Run ``trainer.step(next(batches))`` until ``steps`` steps are done; return the loss history.
 
-    - ``step_fn`` does one training step (all updates of all networks) and returns
-      its losses; any non-finite loss stops training with an error naming the step.
+    - ``trainer``: a :class:`Trainer` (every chapter's model is one); its ``modules``,
+      ``optimizers`` and ``states`` are what is checkpointed. ``trainer.step`` does one training
+      step (all updates of all networks) and returns its losses; any non-finite loss stops
+      training with an error naming the step. The older form ``fit(step_fn, batches, steps,
+      modules=..., optimizers=..., schedulers=..., states=...)``, a plain step function and its
+      objects by keyword, still works (for a step built inline).
     - ``checkpoint``: a path; resumes from it when it exists, writes it every
       ``checkpoint_every`` steps and at the end (models, optimizers, schedulers,
       data position, RNG states, history, and ``states``: any other objects with
@@ -431,6 +523,7 @@ def fit(step_fn: Callable[[Any], Mapping[str, Any]], batches: Any, steps: int, *
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    step_fn, modules, optimizers, schedulers, states = _unpack(trainer, modules, optimizers, schedulers, states)
     history = history if history is not None else History()
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():

@@ -54,7 +54,7 @@ import ganlib
 from ganlib import viz
 from ganlib.data import TensorBatches, load_digits
 from ganlib.data.toy2d import ring_mode_coverage, ring_centres, ring_of_gaussians
-from ganlib.train import fit
+from ganlib.train import GANTrainer, fit
 
 device = ganlib.setup(seed=0)
 
@@ -282,9 +282,8 @@ with torch.no_grad():
     untrained = ring_mode_coverage(G(torch.randn(5000, cfg.z_dim)))
 
 fixed_z = torch.randn(2000, cfg.z_dim)
-history = fit(lambda batch: gan_step(G, D, opt_g, opt_d, batch[0]),
+history = fit(GANTrainer(G, D, opt_g, opt_d, gan_step),
               TensorBatches(data, batch_size=cfg.batch_size, seed=0), cfg.ring_steps,
-              modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d},
               snapshot_fn=lambda: G(fixed_z), snapshot_every=max(cfg.ring_steps // 4, 1),
               checkpoint=ganlib.checkpoint_path("00_introduction", "ring_gan.pt", PROFILE), desc="ring GAN")
 viz.plot_losses(history);

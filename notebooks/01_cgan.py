@@ -61,7 +61,7 @@ from ganlib.classifier import conditional_accuracy, intra_class_diversity, pretr
 from ganlib.data import TensorBatches, load_digits
 from ganlib.losses import d_loss_bce, g_loss_nonsaturating
 from ganlib.models import cgan
-from ganlib.train import fit
+from ganlib.train import GANTrainer, fit
 
 device = ganlib.setup(seed=0)
 
@@ -322,8 +322,7 @@ batches = TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, devic
 fixed_z = torch.randn(NUM_CLASSES * 8, cfg.z_dim, device=device)
 fixed_y = torch.arange(NUM_CLASSES, device=device).repeat_interleave(8)
 start = time.process_time()
-history = fit(lambda batch: cgan.cgan_step(G, D, opt_g, opt_d, *batch), batches, cfg.mlp_steps,
-              modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d}, config=cfg,
+history = fit(GANTrainer(G, D, opt_g, opt_d, cgan.cgan_step), batches, cfg.mlp_steps, config=cfg,
               snapshot_fn=lambda: G(fixed_z, fixed_y), snapshot_every=max(cfg.mlp_steps // 3, 1),
               checkpoint=ganlib.checkpoint_path("01_cgan", "mlp_cgan.pt", PROFILE), desc="MLP cGAN")
 mlp_cpu_seconds = time.process_time() - start

@@ -60,7 +60,7 @@ from ganlib.classifier import conditional_accuracy, intra_class_diversity, pretr
 from ganlib.data import TensorBatches, load_digits
 from ganlib.losses import d_loss_bce, g_loss_nonsaturating
 from ganlib.models import acgan, cgan
-from ganlib.train import fit
+from ganlib.train import GANTrainer, fit
 
 device = ganlib.setup(seed=0)
 
@@ -298,10 +298,9 @@ if cfg.dataset == "digits":
 else:  # the protocol trains on the bundled digits; other data sets train here
     for kind, step in [("cgan", cgan.cgan_step), ("acgan", acgan.acgan_step)]:
         G, D, (opt_g, opt_d) = make(kind)
-        fit(lambda batch: step(G, D, opt_g, opt_d, *batch),
+        fit(GANTrainer(G, D, opt_g, opt_d, step),
             TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, device=device),
-            cfg.steps, modules={"G": G, "D": D}, optimizers={"G": opt_g, "D": opt_d},
-            checkpoint=ganlib.checkpoint_path("02_acgan", f"{kind}.pt", PROFILE), desc=kind)
+            cfg.steps, checkpoint=ganlib.checkpoint_path("02_acgan", f"{kind}.pt", PROFILE), desc=kind)
         models[kind] = G
 
 # %% [markdown]

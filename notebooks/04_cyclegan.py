@@ -486,7 +486,8 @@ viz.show_grid(torch.cat([X_test[:8], Y_test[:8]]), nrow=8, row_labels=["x", "y*"
 #
 # `ganlib.models.CycleGAN` holds the four networks, the two optimizers and the two pools;
 # `model.step` is `cyclegan_step`. The pools and the LR schedules travel in the checkpoint with
-# the weights (`states=model.states`), so a resumed run continues exactly. An official epoch is
+# the weights (`model.states`; `fit(model, ...)` takes modules, optimizers and states from the
+# model), so a resumed run continues exactly. An official epoch is
 # `max(|X|, |Y|)` images (the larger domain sets the length; the smaller one is cycled), and the
 # official schedule keeps the learning rate for 100 epochs, then decays it linearly to 0 over 100
 # more (we decay per step, the official code per epoch: the same line in steps).
@@ -510,8 +511,7 @@ batches = UnpairedBatches(X, Y, batch_size=cfg.batch_size, seed=0, device=device
                           crop_size=cfg.image_size if cfg.load_size else None, flip=cfg.flip)
 sample_x, sample_y = X_test[:8].to(device), Y_test[:8].to(device)
 start = time.process_time()
-history = fit(model.step, batches, steps, modules=model.modules, optimizers=model.optimizers,
-              states=model.states, checkpoint=ganlib.checkpoint_path("04_cyclegan", cfg.checkpoint),
+history = fit(model, batches, steps, checkpoint=ganlib.checkpoint_path("04_cyclegan", cfg.checkpoint),
               checkpoint_every=2000,
               config=model_cfg, snapshot_fn=lambda: model.G(sample_x),
               snapshot_every=max(1, steps // 4), desc="CycleGAN")

@@ -854,9 +854,9 @@ if cfg.dataset:
     ganlib.seed_everything(0)
     real_model = BicycleGAN(real_cfg, device=device)
     real_batches = StreamingBatches(train_pairs, cfg.batch_size, seed=0, device=device)
-    real_model.history = fit(real_model.step, real_batches, real_steps,
+    real_model.history = fit(real_model, real_batches, real_steps,
                              checkpoint=ganlib.checkpoint_path("05_bicyclegan", cfg.checkpoint),
-                             config=real_cfg, desc="BicycleGAN edges2shoes", **real_model.fit_kwargs())
+                             config=real_cfg, desc="BicycleGAN edges2shoes")
     extractor = ganlib.metrics.fid_inception_extractor(device=device)
     try:
         import lpips  # optional: pip install lpips (downloads AlexNet weights once)

@@ -55,35 +55,28 @@ def chapter_config(chapter: str, profile: str = "gpu") -> dict:
     return ns
 
 
-def _fit_resume(step_factory, batches_factory, tmp: Path, fit_kwargs):
-    """2 steps with a checkpoint, then a fresh model resumed from it for a third step."""
+def _fit_resume(trainer_factory, batches_factory, tmp: Path, fit_kwargs=lambda m: {}):
+    """2 steps with a checkpoint, then a fresh trainer resumed from it for a third step."""
     from ganlib.train import fit
 
     tmp.mkdir(parents=True, exist_ok=True)
     ckpt = tmp / "smoke.pt"
-    model = step_factory()
-    fit(model.step, batches_factory(), 2, checkpoint=ckpt, progress=False, **fit_kwargs(model))
-    model = step_factory()
-    history = fit(model.step, batches_factory(), 3, checkpoint=ckpt, progress=False, **fit_kwargs(model))
+    model = trainer_factory()
+    fit(model, batches_factory(), 2, checkpoint=ckpt, progress=False, **fit_kwargs(model))
+    model = trainer_factory()
+    history = fit(model, batches_factory(), 3, checkpoint=ckpt, progress=False, **fit_kwargs(model))
     assert history.steps == [1, 2, 3], history.steps
     return model
 
 
-class _GAN:
+def _gan(G, D, step_fn, lr):
     """A generator and a discriminator with chapter 0's Adam(lr, betas=(0.5, 0.999)) and one training
-    step ``step_fn(G, D, opt_g, opt_d, *batch)``: the chapters 0, 1, 2 and 7 models as their
-    notebooks build them."""
+    step ``step_fn(G, D, opt_g, opt_d, *batch)``, as a ``GANTrainer``: the chapters 0, 1, 2 and 7
+    models as their notebooks build them."""
+    from ganlib.train import GANTrainer
 
-    def __init__(self, G, D, step_fn, lr):
-        self.G, self.D, self.step_fn = G, D, step_fn
-        self.opt_g = torch.optim.Adam(G.parameters(), lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(D.parameters(), lr, betas=(0.5, 0.999))
-
-    def step(self, batch):
-        return self.step_fn(self.G, self.D, self.opt_g, self.opt_d, *batch)
-
-    def fit_kwargs(self):
-        return {"modules": {"G": self.G, "D": self.D}, "optimizers": {"G": self.opt_g, "D": self.opt_d}}
+    return GANTrainer(G, D, torch.optim.Adam(G.parameters(), lr, betas=(0.5, 0.999)),
+                      torch.optim.Adam(D.parameters(), lr, betas=(0.5, 0.999)), step_fn)
 
 
 def _checksums(mirror: str) -> dict:
@@ -144,12 +137,12 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
 
         def ring_gan():
             seed_everything(0)
-            return _GAN(mlp_gan.MLPGenerator(z_dim=cfg.z_dim, out_dim=2, hidden=cfg.hidden),
+            return _gan(mlp_gan.MLPGenerator(z_dim=cfg.z_dim, out_dim=2, hidden=cfg.hidden),
                         mlp_gan.MLPDiscriminator(in_dim=2, hidden=cfg.hidden), mlp_gan.gan_step, cfg.lr)
 
         def digits_gan():
             seed_everything(0)
-            return _GAN(mlp_gan.MLPGenerator(z_dim=32, out_dim=64, hidden=cfg.digits_hidden, out_activation="tanh"),
+            return _gan(mlp_gan.MLPGenerator(z_dim=32, out_dim=64, hidden=cfg.digits_hidden, out_activation="tanh"),
                         mlp_gan.MLPDiscriminator(in_dim=64, hidden=cfg.digits_hidden),
                         lambda G, D, og, od, x: mlp_gan.gan_step(G, D, og, od, x.flatten(1)), 2e-4)
 
@@ -158,9 +151,9 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
                    hidden=cfg.hidden, digits_hidden=cfg.digits_hidden,
                    gpu_steps={"ring": cfg.ring_steps, "digits": cfg.digits_steps})
         g_ring = _fit_resume(ring_gan, lambda: TensorBatches(ring, batch_size=cfg.batch_size, seed=0),
-                             root / "ring", lambda m: m.fit_kwargs()).G
+                             root / "ring").G
         g_digits = _fit_resume(digits_gan, lambda: TensorBatches(digits, batch_size=128, seed=0),
-                               root / "digits", lambda m: m.fit_kwargs()).G
+                               root / "digits").G
         # the chapter's 8 px judge (mlp_gan.judge_unconditional), here trained 2 steps in $GANLIB_CACHE
         from ganlib.classifier import pretrained_classifier
 
@@ -186,11 +179,11 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
         for kind, (make_d, step_fn) in kinds.items():
             def gan():
                 seed_everything(0)
-                return _GAN(cgan.MLPConditionalGenerator(cfg.z_dim, K, cfg.image_size, C, cfg.hidden),
+                return _gan(cgan.MLPConditionalGenerator(cfg.z_dim, K, cfg.image_size, C, cfg.hidden),
                             make_d(K, cfg.image_size, C, cfg.hidden), step_fn, cfg.lr)
 
             G = _fit_resume(gan, lambda: TensorBatches(x, y, batch_size=cfg.batch_size, seed=0), root / kind,
-                            lambda m: {**m.fit_kwargs(), "config": cfg}).G
+                            lambda m: {"config": cfg}).G
             images, labels = cgan.generate_per_class(G, 2)
             out["measure"][f"{kind} conditional accuracy"] = conditional_accuracy(judge, images, labels)
             out["measure"][f"{kind} intra-class diversity"] = intra_class_diversity(judge, images, labels)
@@ -232,15 +225,14 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
 
         def gan():
             seed_everything(0)
-            return _GAN(mlp_gan.MLPGenerator(z_dim=32, out_dim=pixels, hidden=cfg.gan_hidden, layers=3,
+            return _gan(mlp_gan.MLPGenerator(z_dim=32, out_dim=pixels, hidden=cfg.gan_hidden, layers=3,
                                              out_activation="tanh"),
                         mlp_gan.MLPDiscriminator(in_dim=pixels, hidden=cfg.gan_hidden, layers=3),
                         lambda G, D, og, od, b: mlp_gan.gan_step(G, D, og, od, b.flatten(1)), cfg.lr)
 
         out.update(extractor="FID Inception-v3 (mirror weights: random)", gan_hidden=cfg.gan_hidden,
                    batch_size=cfg.batch_size, gpu_steps=cfg.gan_steps)
-        G = _fit_resume(gan, lambda: TensorBatches(x, batch_size=cfg.batch_size, seed=0), root / "gan",
-                        lambda m: m.fit_kwargs()).G
+        G = _fit_resume(gan, lambda: TensorBatches(x, batch_size=cfg.batch_size, seed=0), root / "gan").G
         n = 16  # 299 px Inception forwards are the cost here: 16 real, 16 generated
         with torch.no_grad():
             fake = G.eval()(torch.randn(n, 32)).view(-1, 1, cfg.image_size, cfg.image_size)
@@ -284,7 +276,7 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
         batches = lambda: StreamingBatches(PairedImages(folder, "train", cfg.direction, cfg.image_size,  # noqa: E731
                                                         jitter=jitter), cfg.batch_size)
         model = _fit_resume(lambda: Pix2Pix(cfg.model), batches, root,
-                            fit_kwargs=lambda m: {**m.modules_and_optimizers, "config": m.cfg})
+                            fit_kwargs=lambda m: {"config": m.cfg})
         a, b = registry.load_paired(folder, "val", cfg.direction, size=cfg.image_size)
         out["measure"] = {"val L1": float(evaluate_paired_translation(model.G, a, b)["l1"])}
     elif chapter.startswith("04"):
@@ -293,8 +285,7 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
         batches = lambda: StreamingBatches(UnpairedImages(folder, "train", cfg.image_size, jitter=jitter),  # noqa: E731
                                            cfg.batch_size)
         model = _fit_resume(lambda: CycleGAN(cfg.model), batches, root,
-                            fit_kwargs=lambda m: {"modules": m.modules, "optimizers": m.optimizers,
-                                                  "states": m.states, "config": m.cfg})
+                            fit_kwargs=lambda m: {"config": m.cfg})
         x, _ = registry.load_unpaired(folder, "test", size=cfg.image_size)
         with torch.no_grad():
             model.G.eval()
@@ -305,8 +296,7 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
         batches = lambda: StreamingBatches(PairedImages(folder, "train", getattr(cfg, "direction", "AtoB"),  # noqa: E731
                                                         cfg.image_size, jitter=jitter), cfg.batch_size)
         model = _fit_resume(lambda: BicycleGAN(cfg.model), batches, root,
-                            fit_kwargs=lambda m: {"modules": m.modules_dict(), "optimizers": m.optimizers,
-                                                  "config": m.cfg})
+                            fit_kwargs=lambda m: {"config": m.cfg})
         a, _ = registry.load_paired(folder, "val", size=cfg.image_size)
         a = to_grey(a[:1]) if cfg.model.in_channels == 1 else a[:1]  # the official --input_nc 1
         outs = sample_outputs(model.G, a, 2, torch.Generator().manual_seed(0))

@@ -202,7 +202,7 @@ def test_latent_loss_updates_g_only_in_bicyclegan_but_trains_e_in_clr_gan():
 def test_variants_run_the_parts_they_name(variant, keys, nets):
     torch.manual_seed(0)
     m = BicycleGAN(toy_config(variant=variant))
-    assert set(m.modules_dict()) == nets
+    assert set(m.modules) == nets
     A, B, _ = load_multimodal_shapes(4, 32, split="test")
     out = m.step((A, B))
     assert set(out) == keys and all(torch.isfinite(v) for v in out.values())
@@ -518,8 +518,7 @@ def _train(variant, steps, seed=0):
     A, B, _ = load_multimodal_shapes(2000, 32, k=4, split="train")
     model = BicycleGAN(toy_config(variant=variant))
     batches = TensorBatches(A, B, batch_size=16, seed=seed)
-    history = fit(model.step, batches, steps, modules=model.modules_dict(), optimizers=model.optimizers,
-                  progress=False)
+    history = fit(model, batches, steps, progress=False)
     assert history.steps[-1] == steps
     At, _, _ = load_multimodal_shapes(32, 32, k=4, split="test")
     outs = sample_outputs(model.G, At, 16, torch.Generator().manual_seed(1))

@@ -373,7 +373,8 @@ def test_schedule_in_pix2pix_model():
     assert model.opt_g.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.5)  # f(1) = 1 - 1/2
     model.step((a, a))
     assert model.opt_d.param_groups[0]["lr"] == pytest.approx(0.0)
-    assert set(model.modules_and_optimizers) == {"modules", "optimizers", "schedulers"}
+    assert set(model.modules) == set(model.optimizers) == {"G", "D"}
+    assert set(model.states) == {"lr_G", "lr_D"}  # the schedulers travel in states
 
 
 def test_jittered_batches_resume_exactly():

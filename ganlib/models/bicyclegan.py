@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -205,15 +205,17 @@ def _epoch_rule(per_epoch, epoch_steps: int, step: int) -> float:
     return max(0.0, per_epoch(step // epoch_steps))
 
 
-class BicycleGAN(nn.Module):
+class BicycleGAN:
     """Holds G, E, D (cVAE-GAN path), D2 (cLR-GAN path) and their Adam optimizers.
 
     A variant builds only what it uses: pix2pix + noise has no E and no D2, cVAE-GAN no D2,
-    cLR-GAN no D (its E is trained by the latent loss: it has no other teacher).
+    cLR-GAN no D (its E is trained by the latent loss: it has no other teacher). A
+    :class:`ganlib.train.Trainer`: ``modules`` and ``optimizers`` by those names, ``states`` (the
+    LR schedulers ``lr_G``, ``lr_E``... when ``cfg.epoch_steps`` is set) and ``step(batch)``, so
+    ``fit(model, batches, steps)`` trains it.
     """
 
     def __init__(self, cfg: BicycleGANConfig = BicycleGANConfig(), device: Union[str, torch.device] = "cpu"):
-        super().__init__()
         if cfg.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {cfg.variant!r}")
         self.cfg = cfg
@@ -240,9 +242,19 @@ class BicycleGAN(nn.Module):
             self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, rule)
                                for name, opt in self.optimizers.items()}
 
-    def modules_dict(self) -> Dict[str, nn.Module]:
-        """The networks by name, for ``ganlib.train.fit(modules=...)``."""
+    @property
+    def modules(self) -> Dict[str, nn.Module]:
+        """The networks this variant builds, by name (``G``, ``E``, ``D``, ``D2``)."""
         return {name: getattr(self, name) for name in ("G", "E", "D", "D2") if getattr(self, name) is not None}
+
+    def modules_dict(self) -> Dict[str, nn.Module]:
+        """``modules`` (kept for the chapter's notebook)."""
+        return self.modules
+
+    @property
+    def states(self) -> Dict[str, Any]:
+        """The LR schedulers (``lr_G``, ``lr_E``, ``lr_D``, ``lr_D2``), empty for a constant rate."""
+        return {f"lr_{k}": v for k, v in self.schedulers.items()}
 
     def step(self, batch) -> Dict[str, torch.Tensor]:
         """One training step on ``batch = (A, B, ...)`` (see ``bicyclegan_step``), then the schedule.
@@ -257,10 +269,6 @@ class BicycleGAN(nn.Module):
         for sched in self.schedulers.values():
             sched.step()
         return out
-
-    def fit_kwargs(self) -> Dict[str, dict]:
-        """``modules``, ``optimizers`` and ``schedulers`` for ``ganlib.train.fit``."""
-        return {"modules": self.modules_dict(), "optimizers": self.optimizers, "schedulers": self.schedulers}
 
     @torch.no_grad()
     def sample(self, a: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -523,11 +531,11 @@ def train_and_measure(run: ShapesRun, seed: int) -> Dict[str, float]:
     model = BicycleGAN(run.model, device=run.device)
     batches = TensorBatches(a, b, batch_size=run.batch_size, seed=seed, device=run.device)
     t0 = time.process_time()
-    fit(model.step, batches, run.steps, progress=False, **model.fit_kwargs())
+    fit(model, batches, run.steps, progress=False)
     seconds = time.process_time() - t0
     row = evaluate_shapes(model, at.to(run.device), bt.to(run.device), run.samples, run.k)
     row["cpu_s"] = seconds
     if run.save_to:
-        torch.save({name: m.state_dict() for name, m in model.modules_dict().items()},
+        torch.save({name: m.state_dict() for name, m in model.modules.items()},
                    f"{run.save_to}_seed{seed}.pt")
     return row

@@ -55,7 +55,7 @@ from .blocks.labels import check_labels
 from .blocks.projection import ProjectionHead
 
 __all__ = ["BigGANConfig", "BigGANGenerator", "BigGANDiscriminator", "GBlock", "DBlock",
-           "build_biggan", "make_optimizers", "make_train_step", "sample", "SUPPORTED_SIZES",
+           "build_biggan", "make_optimizers", "make_train_step", "BigGANTrainer", "sample", "SUPPORTED_SIZES",
            "TRICKS", "ablation_configs", "cifar10_config", "checkpoint_config", "train_biggan",
            "ema_with_standing_statistics", "BigGANExperiment", "train_and_measure", "measure_generator"]
 
@@ -400,6 +400,39 @@ def make_train_step(cfg: BigGANConfig, G: nn.Module, D: nn.Module, opt_g, opt_d,
     return step
 
 
+class BigGANTrainer:
+    """G, D, the EMA of G, their optimizers and the training step of a ``BigGANConfig``: a
+    :class:`ganlib.train.Trainer`, so ``fit(BigGANTrainer(cfg), batches, steps)`` trains it.
+
+    Built from the global RNG in the order :func:`build_biggan`, :func:`make_optimizers`,
+    :func:`make_train_step` (seed it first, as :func:`train_biggan` does). ``modules``: ``G``,
+    ``D`` and ``G_ema`` (when ``cfg.ema``); ``optimizers``: ``G``, ``D``; ``states``: none.
+    Batches hold ``cfg.d_steps * cfg.batch_size`` real images (one real batch per D step).
+    """
+
+    def __init__(self, cfg: BigGANConfig, device=None):
+        self.cfg = cfg
+        self.G, self.D, self.G_ema = build_biggan(cfg, device)
+        self.opt_g, self.opt_d = make_optimizers(cfg, self.G, self.D)
+        self._step = make_train_step(cfg, self.G, self.D, self.opt_g, self.opt_d, self.G_ema, device)
+
+    @property
+    def modules(self) -> Dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D, **({"G_ema": self.G_ema} if self.G_ema is not None else {})}
+
+    @property
+    def optimizers(self) -> Dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    @property
+    def states(self) -> Dict[str, object]:
+        return {}
+
+    def step(self, batch) -> Dict[str, torch.Tensor]:
+        """``d_steps`` D updates, then one G update and the EMA (see :func:`make_train_step`)."""
+        return self._step(batch)
+
+
 @torch.no_grad()
 def sample(G: nn.Module, labels: torch.Tensor, truncation: Optional[float] = None,
            generator: Optional[torch.Generator] = None, batch_size: int = 500) -> torch.Tensor:
@@ -436,16 +469,13 @@ def train_biggan(cfg: BigGANConfig, x: torch.Tensor, y: torch.Tensor, steps: Opt
     from ..train import fit
 
     seed_everything(cfg.seed)
-    G, D, G_ema = build_biggan(cfg, device)
-    opt_g, opt_d = make_optimizers(cfg, G, D)
+    trainer = BigGANTrainer(cfg, device)
+    G, D = trainer.G, trainer.D
     batches = TensorBatches(x, y, batch_size=cfg.d_steps * cfg.batch_size, seed=cfg.seed)
-    modules = {"G": G, "D": D, **({"G_ema": G_ema} if G_ema is not None else {})}
-    history = fit(make_train_step(cfg, G, D, opt_g, opt_d, G_ema, device), batches,
-                  cfg.steps if steps is None else steps, modules=modules,
-                  optimizers={"G": opt_g, "D": opt_d}, checkpoint=checkpoint, checkpoint_every=1000,
-                  config=checkpoint_config(cfg), desc=desc, progress=progress,
+    history = fit(trainer, batches, cfg.steps if steps is None else steps, checkpoint=checkpoint,
+                  checkpoint_every=1000, config=checkpoint_config(cfg), desc=desc, progress=progress,
                   on_step=None if on_step is None else (lambda step, losses: on_step(step, losses, G, D)))
-    return G, D, G_ema, history
+    return G, D, trainer.G_ema, history
 
 
 def ema_with_standing_statistics(G_ema: EMA, batches: int = 16, batch_size: int = 64, seed: int = 0) -> nn.Module:

@@ -89,7 +89,7 @@ def load_data(config: ConditionalRunConfig, seed: int = 0):
 def train_conditional(config: ConditionalRunConfig, seed: int) -> nn.Module:
     """Train G and D from ``seed`` (weights, data order, noise); return G."""
     from ..data import TensorBatches
-    from ..train import fit
+    from ..train import GANTrainer, fit
     from ..utils import seed_everything
     from . import acgan, cgan
 
@@ -100,13 +100,12 @@ def train_conditional(config: ConditionalRunConfig, seed: int) -> nn.Module:
     opt_g = torch.optim.Adam(G.parameters(), config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), config.lr, betas=(0.5, 0.999))
     if config.discriminator in ("concat", "projection"):
-        step = cgan.cgan_step
+        trainer = GANTrainer(G, D, opt_g, opt_d, cgan.cgan_step)
     else:
-        real_class = config.discriminator == "acgan"
-        step = lambda *a: acgan.acgan_step(*a, real_class_loss=real_class)  # noqa: E731
-    fit(lambda b: step(G, D, opt_g, opt_d, *b), TensorBatches(images, labels, batch_size=config.batch_size,
-                                                               seed=seed),
-        config.steps, modules={"G": G, "D": D}, progress=False)
+        trainer = GANTrainer(G, D, opt_g, opt_d, acgan.acgan_step,
+                             real_class_loss=config.discriminator == "acgan")
+    fit(trainer, TensorBatches(images, labels, batch_size=config.batch_size, seed=seed), config.steps,
+        progress=False)
     return G.eval()
 
 

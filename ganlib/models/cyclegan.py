@@ -362,8 +362,9 @@ class CycleGAN:
     """The four networks, two optimizers and two image pools of a CycleGAN, built from a config.
 
     ``G: X -> Y``, ``F: Y -> X``, ``D_Y`` (real y vs G(x)), ``D_X`` (real x vs F(y)). ``step(batch)``
-    with ``batch = (real_x, real_y)`` runs :func:`cyclegan_step`; ``modules``, ``optimizers`` and
-    ``states`` (the pools, anything else with a state_dict) are what ``ganlib.train.fit`` saves.
+    with ``batch = (real_x, real_y)`` runs :func:`cyclegan_step`, then the LR schedule; ``modules``,
+    ``optimizers`` (``G``: G and F, ``D``: D_X and D_Y) and ``states`` (the schedulers ``lr_G``,
+    ``lr_D`` and the pools) make it a :class:`ganlib.train.Trainer`: ``fit(model, batches, steps)``.
     """
 
     def __init__(self, cfg: CycleGANConfig = CycleGANConfig(), device: Union[str, torch.device] = "cpu",
@@ -411,8 +412,8 @@ class CycleGAN:
     @property
     def states(self) -> Dict[str, Any]:
         """Objects with ``state_dict``/``load_state_dict`` besides modules and optimizers: the LR
-        schedulers and the image pools. Pass them as ``fit(..., states=model.states)`` so that
-        checkpoints keep them and a resumed run continues exactly."""
+        schedulers and the image pools. ``fit(model, ...)`` checkpoints them, so a resumed run
+        continues exactly."""
         return {**{f"lr_{k}": v for k, v in self.schedulers.items()},
                 "pool_x": self.pool_x, "pool_y": self.pool_y}
 
@@ -554,8 +555,8 @@ def train_and_measure(config: ShapesExperiment, seed: int) -> Dict[str, float]:
     X, Y = load_unpaired_shapes("train", size=config.image_size, limit=config.train_limit)
     Xt, Yt = load_unpaired_shapes("test", size=config.image_size, limit=config.test_limit)
     model = CycleGAN(config.model, device=config.device, seed=seed)
-    fit(model.step, UnpairedBatches(X, Y, batch_size=config.batch_size, seed=seed, device=config.device),
-        config.steps, modules=model.modules, optimizers=model.optimizers, progress=False)
+    fit(model, UnpairedBatches(X, Y, batch_size=config.batch_size, seed=seed, device=config.device),
+        config.steps, progress=False)
     gx, fy = model.translate(Xt), model.translate(Yt, "YtoX")
     return {"content L1": float((gx - Yt).abs().mean()), "silhouette IoU": silhouette_iou(gx, Yt),
             "real vs fake": real_vs_fake_accuracy(gx, Yt, steps=config.classifier_steps, seed=seed),

@@ -100,7 +100,7 @@ class IntroRunConfig:
 def train(config: IntroRunConfig, seed: int):
     """Train chapter 0's GAN from ``seed`` (data order, weights, noise); return ``(G, D)``."""
     from ..data import TensorBatches
-    from ..train import fit
+    from ..train import GANTrainer, fit
     from ..utils import seed_everything
 
     if config.data not in ("ring", "digits"):
@@ -118,9 +118,8 @@ def train(config: IntroRunConfig, seed: int):
     D = MLPDiscriminator(in_dim=dim, hidden=config.hidden)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    fit(lambda b: gan_step(G, D, opt_g, opt_d, b[0], g_loss=config.g_loss),
-        TensorBatches(data, batch_size=config.batch_size, seed=seed), config.steps,
-        modules={"G": G, "D": D}, progress=False)
+    fit(GANTrainer(G, D, opt_g, opt_d, gan_step, g_loss=config.g_loss),
+        TensorBatches(data, batch_size=config.batch_size, seed=seed), config.steps, progress=False)
     return G, D
 
 

@@ -23,7 +23,7 @@ import dataclasses
 import math
 import os
 from functools import lru_cache
-from typing import Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -97,11 +97,13 @@ class Pix2PixConfig:
     n_decay: int = 0              # linear decay to 0 over n_decay (0, 0: constant; official: 100+100 epochs)
 
 
-class Pix2Pix(nn.Module):
-    """Holds ``G``, ``D`` and their Adam optimizers, built and initialised from a ``Pix2PixConfig``."""
+class Pix2Pix:
+    """Holds ``G``, ``D`` and their Adam optimizers, built and initialised from a ``Pix2PixConfig``:
+    a :class:`ganlib.train.Trainer`, so ``fit(model, batches, steps)`` trains it. ``modules``
+    (``G``, ``D``), ``optimizers`` (``G``, ``D``), ``states`` (the LR schedulers ``lr_G``,
+    ``lr_D`` when the config has a schedule) and ``step(batch)``."""
 
     def __init__(self, cfg: Pix2PixConfig = Pix2PixConfig(), device: Union[str, torch.device] = "cpu"):
-        super().__init__()
         self.cfg = cfg
         self.G = init_weights(UNetGenerator(cfg.in_channels, cfg.out_channels, cfg.num_downs, cfg.ngf,
                                             cfg.norm, cfg.use_dropout, skips=cfg.skips), cfg.init_std).to(device)
@@ -117,10 +119,17 @@ class Pix2Pix(nn.Module):
                                "D": torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)}
 
     @property
-    def modules_and_optimizers(self):
-        """Keyword arguments for ``ganlib.train.fit``: modules, optimizers and schedulers."""
-        return {"modules": {"G": self.G, "D": self.D},
-                "optimizers": {"G": self.opt_g, "D": self.opt_d}, "schedulers": self.schedulers}
+    def modules(self) -> Dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D}
+
+    @property
+    def optimizers(self) -> Dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    @property
+    def states(self) -> Dict[str, Any]:
+        """The LR schedulers (``lr_G``, ``lr_D``), empty for a constant rate."""
+        return {f"lr_{k}": v for k, v in self.schedulers.items()}
 
     def step(self, batch) -> Dict[str, torch.Tensor]:
         """One training step on ``batch = (A, B)`` (see ``pix2pix_step``), then the LR schedule."""
@@ -381,8 +390,8 @@ def train_pix2pix(exp: Pix2PixExperiment, seed: int = 0, device: Union[str, torc
     device = get_device() if device is None else device
     model_cfg = paper_schedule(exp.model, exp.steps)
     model = Pix2Pix(model_cfg, device=device)
-    history = fit(model.step, make_batches(exp, seed), exp.steps, **model.modules_and_optimizers,
-                  checkpoint=checkpoint, config=model_cfg, progress=progress, desc=desc)
+    history = fit(model, make_batches(exp, seed), exp.steps, checkpoint=checkpoint, config=model_cfg,
+                  progress=progress, desc=desc)
     return model, history
 
 
