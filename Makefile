@@ -28,6 +28,7 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check ganlib tests tools benchmarks
+	$(VENV)/bin/ruff format --check ganlib tests tools benchmarks
 	GANLIB_PROFILE=ci OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} \
 	    $(PY) -m pytest tests notebooks \
 	    --nbval-lax -p no:cacheprovider -q -rfE

@@ -10,6 +10,7 @@ the relative differences of the values. The measurement itself is
 ``ganlib.metrics.speed.time_frechet_distances``, which chapter 7 also runs and prints.
 This is a script, not a timed unit test: timings depend on the machine and its load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def main(argv=None) -> dict:
         os.environ[var] = str(args.threads)
     from ganlib.metrics.speed import format_speed_table, machine_description, time_frechet_distances
 
-    results = time_frechet_distances(args.dim, args.n, args.repeats, args.threads,
-                                     pytorch_fid=not args.skip_pytorch_fid)
+    results = time_frechet_distances(
+        args.dim, args.n, args.repeats, args.threads, pytorch_fid=not args.skip_pytorch_fid
+    )
     print(f"Frechet distance, d={args.dim}, N={args.n}, {args.threads} thread(s), best of {args.repeats}")
     print(machine_description())
     print(format_speed_table(results))

@@ -14,6 +14,7 @@ then measure on generated samples
 
 Chapters 1 and 2 build these numbers; later chapters reuse them.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DigitClassifier", "train_classifier", "pretrained_classifier", "evaluate_accuracy",
-           "conditional_accuracy", "intra_class_diversity", "CLASSIFIER_VERSION"]
+__all__ = [
+    "DigitClassifier",
+    "train_classifier",
+    "pretrained_classifier",
+    "evaluate_accuracy",
+    "conditional_accuracy",
+    "intra_class_diversity",
+    "CLASSIFIER_VERSION",
+]
 
 #: Part of the cache key: bump it whenever the architecture or the training recipe changes.
 CLASSIFIER_VERSION = "v1"
@@ -43,8 +51,15 @@ class DigitClassifier(nn.Module):
     The first max-pool is skipped at 8 px, so 8, 16 and 32 px all work.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 16,
-                 width: int = 32, num_features: int = 128, dropout: float = 0.3):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        image_size: int = 16,
+        width: int = 32,
+        num_features: int = 128,
+        dropout: float = 0.3,
+    ):
         super().__init__()
         if image_size not in SUPPORTED_SIZES:
             raise ValueError(f"DigitClassifier supports image sizes {SUPPORTED_SIZES}, got {image_size}")
@@ -55,19 +70,27 @@ class DigitClassifier(nn.Module):
         pool1 = nn.MaxPool2d(2) if image_size >= 16 else nn.Identity()
         stride = 2 if image_size >= 32 else 1  # 32 px: the first conv halves the map (4x less compute)
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, stride=stride, padding=1), nn.ReLU(), pool1,
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-            nn.Linear(2 * width * 4, num_features), nn.ReLU(),
+            nn.Conv2d(in_channels, width, 3, stride=stride, padding=1),
+            nn.ReLU(),
+            pool1,
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(2 * width * 4, num_features),
+            nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
 
     def _check(self, x: torch.Tensor) -> None:
         want = (self.in_channels, self.image_size, self.image_size)
         if x.dim() != 4 or tuple(x.shape[1:]) != want:
-            raise ValueError(f"the classifier expects images of shape (N, {want[0]}, {want[1]}, {want[2]}) "
-                             f"in [-1, 1], got {tuple(x.shape)}; resize the images or use a classifier "
-                             f"built for this size (pretrained_classifier(image_size=...))")
+            raise ValueError(
+                f"the classifier expects images of shape (N, {want[0]}, {want[1]}, {want[2]}) "
+                f"in [-1, 1], got {tuple(x.shape)}; resize the images or use a classifier "
+                f"built for this size (pretrained_classifier(image_size=...))"
+            )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features ``(N, F)`` (after the ReLU), used for intra-class diversity."""
@@ -81,16 +104,22 @@ class DigitClassifier(nn.Module):
 
 def _check_labelled(images: torch.Tensor, labels: torch.Tensor, num_classes: int, what: str) -> None:
     if not isinstance(labels, torch.Tensor) or labels.dim() != 1:
-        raise ValueError(f"{what}: labels must be a 1-d tensor of class indices, got "
-                         f"{type(labels).__name__} of shape {tuple(getattr(labels, 'shape', ()))}")
+        raise ValueError(
+            f"{what}: labels must be a 1-d tensor of class indices, got "
+            f"{type(labels).__name__} of shape {tuple(getattr(labels, 'shape', ()))}"
+        )
     if labels.dtype in (torch.float16, torch.float32, torch.float64, torch.bfloat16, torch.bool):
-        raise ValueError(f"{what}: labels must be integer class indices (dtype long), got {labels.dtype}; "
-                         "pass labels.long() (not one-hot vectors)")
+        raise ValueError(
+            f"{what}: labels must be integer class indices (dtype long), got {labels.dtype}; "
+            "pass labels.long() (not one-hot vectors)"
+        )
     if len(images) != len(labels):
         raise ValueError(f"{what}: {len(images)} images but {len(labels)} labels; pass one label per image")
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(f"{what}: labels must lie in [0, {num_classes - 1}] for a {num_classes}-class "
-                         f"classifier, got min {int(labels.min())}, max {int(labels.max())}")
+        raise ValueError(
+            f"{what}: labels must lie in [0, {num_classes - 1}] for a {num_classes}-class "
+            f"classifier, got min {int(labels.min())}, max {int(labels.max())}"
+        )
 
 
 def _random_shift(x: torch.Tensor, generator: torch.Generator, max_shift: int = 1) -> torch.Tensor:
@@ -101,12 +130,21 @@ def _random_shift(x: torch.Tensor, generator: torch.Generator, max_shift: int = 
     p = max_shift
     padded = F.pad(x, (p, p, p, p), value=-1.0)
     h, w = x.shape[-2:]
-    return padded[..., p + dy:p + dy + h, p + dx:p + dx + w]
+    return padded[..., p + dy : p + dy + h, p + dx : p + dx + w]
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int = 10, steps: int = 600,
-                     seed: int = 0, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4,
-                     max_shift: int = 1, device: Optional[Union[str, torch.device]] = None) -> DigitClassifier:
+def train_classifier(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int = 10,
+    steps: int = 600,
+    seed: int = 0,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    weight_decay: float = 1e-4,
+    max_shift: int = 1,
+    device: Optional[Union[str, torch.device]] = None,
+) -> DigitClassifier:
     """Train a :class:`DigitClassifier` with Adam and cross-entropy; return it in eval mode.
 
     ``images``: ``(N, C, S, S)`` in [-1, 1]; ``labels``: ``(N,)`` long in ``[0, num_classes)``.
@@ -141,13 +179,13 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
 
 
 @torch.no_grad()
-def _predict(classifier: nn.Module, images: torch.Tensor, fn: str = "forward",
-             batch_size: int = 1024) -> torch.Tensor:
+def _predict(classifier: nn.Module, images: torch.Tensor, fn: str = "forward", batch_size: int = 1024) -> torch.Tensor:
     was_training = classifier.training
     classifier.eval()
     device = next(classifier.parameters()).device
-    outs = [getattr(classifier, fn)(images[i:i + batch_size].to(device)).cpu()
-            for i in range(0, len(images), batch_size)]
+    outs = [
+        getattr(classifier, fn)(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)
+    ]
     classifier.train(was_training)
     return torch.cat(outs) if outs else torch.empty(0)
 
@@ -196,8 +234,9 @@ def intra_class_diversity(classifier: nn.Module, images: torch.Tensor, labels: t
         if len(f) >= 2:
             per_class.append(torch.pdist(f).mean())
     if not per_class:
-        raise ValueError("intra_class_diversity needs at least two samples of some class; "
-                         "generate several samples per class")
+        raise ValueError(
+            "intra_class_diversity needs at least two samples of some class; generate several samples per class"
+        )
     return float(torch.stack(per_class).mean())
 
 
@@ -211,13 +250,21 @@ def _cache_dir(cache_dir) -> Path:
 def _load_split(dataset: str, image_size: int, train: bool):
     if dataset == "digits":
         from .data.digits import load_digits
+
         return load_digits(image_size, "train" if train else "test")
     from .data import registry  # the real data sets (downloaded on first use)
+
     return registry.load_labelled(dataset, train=train, size=image_size)
 
 
-def pretrained_classifier(dataset: str = "digits", image_size: int = 16, cache_dir=None,
-                          steps: Optional[int] = None, device=None, verbose: bool = False) -> DigitClassifier:
+def pretrained_classifier(
+    dataset: str = "digits",
+    image_size: int = 16,
+    cache_dir=None,
+    steps: Optional[int] = None,
+    device=None,
+    verbose: bool = False,
+) -> DigitClassifier:
     """The judge classifier for ``dataset``, trained once on its training split and cached.
 
     The weights are a ``state_dict`` in ``cache_dir`` (else ``$GANLIB_CACHE``, else

@@ -23,6 +23,7 @@ What changes under DDP, and why:
   *unwrapped* modules, so it loads into an ordinary single-process model (and resumes a DDP
   run with :func:`ganlib.train.fit`'s checkpoint).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,16 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["init_distributed", "cleanup", "is_main_process", "shard", "wrap_ddp", "max_rank_difference",
-           "broadcast_buffers", "main"]
+__all__ = [
+    "init_distributed",
+    "cleanup",
+    "is_main_process",
+    "shard",
+    "wrap_ddp",
+    "max_rank_difference",
+    "broadcast_buffers",
+    "main",
+]
 
 
 def init_distributed(backend: Optional[str] = None) -> Tuple[int, int, torch.device]:
@@ -97,8 +106,14 @@ def wrap_ddp(module: nn.Module, device: torch.device, sync_bn: Optional[bool] = 
 
 
 def _flat_state(modules: Dict[str, nn.Module]) -> torch.Tensor:
-    return torch.cat([v.detach().double().flatten().cpu() for m in modules.values()
-                      for v in m.state_dict().values() if v.is_floating_point()])
+    return torch.cat(
+        [
+            v.detach().double().flatten().cpu()
+            for m in modules.values()
+            for v in m.state_dict().values()
+            if v.is_floating_point()
+        ]
+    )
 
 
 def broadcast_buffers(modules: Dict[str, nn.Module], src: int = 0) -> None:
@@ -125,17 +140,32 @@ def max_rank_difference(modules: Dict[str, nn.Module]) -> float:
 
 # --------------------------------------------------------------------------- entry point
 
+
 def _config(profile: str, dataset: str):
     from . import choose
     from .models.biggan import BigGANConfig, cifar10_config
+
     if dataset == "cifar10":
         return cifar10_config()
-    return choose(profile,
-                  ci=BigGANConfig(steps=20, batch_size=16, g_width=16, d_width=16, z_dim=48, shared_dim=16,
-                                  d_steps=1, lr_g=2e-4, lr_d=8e-4, ema_decay=0.99),
-                  cpu=BigGANConfig(steps=600, g_width=32, d_width=32, batch_size=32, d_steps=1,
-                                   lr_g=3e-4, lr_d=9e-4, ema_decay=0.99),
-                  gpu=BigGANConfig(steps=5000, ema_decay=0.999))
+    return choose(
+        profile,
+        ci=BigGANConfig(
+            steps=20,
+            batch_size=16,
+            g_width=16,
+            d_width=16,
+            z_dim=48,
+            shared_dim=16,
+            d_steps=1,
+            lr_g=2e-4,
+            lr_d=8e-4,
+            ema_decay=0.99,
+        ),
+        cpu=BigGANConfig(
+            steps=600, g_width=32, d_width=32, batch_size=32, d_steps=1, lr_g=3e-4, lr_d=9e-4, ema_decay=0.99
+        ),
+        gpu=BigGANConfig(steps=5000, ema_decay=0.999),
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
@@ -145,8 +175,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     from .models.biggan import build_biggan, checkpoint_config, make_optimizers, make_train_step, sample
     from .train import History, fit, load_checkpoint
 
-    p = argparse.ArgumentParser(prog="torchrun --nproc_per_node=N -m ganlib.distributed",
-                                description="Train the chapter-6 BigGAN-style model with DDP.")
+    p = argparse.ArgumentParser(
+        prog="torchrun --nproc_per_node=N -m ganlib.distributed",
+        description="Train the chapter-6 BigGAN-style model with DDP.",
+    )
     p.add_argument("--profile", default=None, help="ci, cpu or gpu (default: GANLIB_PROFILE or automatic)")
     p.add_argument("--dataset", default="digits", choices=["digits", "cifar10"])
     p.add_argument("--steps", type=int, default=None, help="G steps (default: the profile's)")
@@ -161,60 +193,87 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     rank, world, device = init_distributed()
     try:
         cfg = _config(get_profile(args.profile), args.dataset)
-        changes = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed).items()
-                   if v is not None}
+        changes = {
+            k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed).items() if v is not None
+        }
         cfg = override(cfg, dataset=args.dataset, **changes)
         if args.dataset == "digits":
             from .data.digits import load_digits
+
             x, y = load_digits(cfg.image_size, "train")
         else:
             from .data import registry
+
             x, y = registry.load_labelled(args.dataset, train=True, size=cfg.image_size, root=args.data_root)
         x, y = shard(x, y, rank=rank, world_size=world)
 
-        seed_everything(cfg.seed)                       # same initial weights on every rank
+        seed_everything(cfg.seed)  # same initial weights on every rank
         G, D, _ = build_biggan(cfg, device)
         sync_bn = {"auto": None, "on": True, "off": False}[args.sync_bn]
         G_ddp, D_ddp = wrap_ddp(G, device, sync_bn), wrap_ddp(D, device, sync_bn=False)  # D has no BN
-        G = G_ddp.module if G_ddp is not G else G       # SyncBatchNorm conversion makes a new module
+        G = G_ddp.module if G_ddp is not G else G  # SyncBatchNorm conversion makes a new module
         from .nn import EMA
+
         G_ema = EMA(G, cfg.ema_decay, cfg.ema_start) if cfg.ema else None
         opt_g, opt_d = make_optimizers(cfg, G, D)
-        seed_everything(cfg.seed + 1000 * rank)         # but different noise on every rank
-        batches = TensorBatches(x, y, batch_size=cfg.d_steps * cfg.batch_size, seed=cfg.seed + rank,
-                                device=device)
+        seed_everything(cfg.seed + 1000 * rank)  # but different noise on every rank
+        batches = TensorBatches(x, y, batch_size=cfg.d_steps * cfg.batch_size, seed=cfg.seed + rank, device=device)
         step_fn = make_train_step(cfg, G_ddp, D_ddp, opt_g, opt_d, G_ema, device, G_module=G, D_module=D)
         modules = {"G": G, "D": D, **({"G_ema": G_ema} if G_ema is not None else {})}
         optimizers = {"G": opt_g, "D": opt_d}
         out = Path(args.out)
         ckpt = out / "checkpoint.pt"
         history, steps = History(), cfg.steps
-        if rank != 0 and ckpt.exists():               # resume: every rank reads, only rank 0 writes
-            state = load_checkpoint(ckpt, modules=modules, optimizers=optimizers, history=history,
-                                    config=checkpoint_config(cfg), restore_rng=False)
+        if rank != 0 and ckpt.exists():  # resume: every rank reads, only rank 0 writes
+            state = load_checkpoint(
+                ckpt,
+                modules=modules,
+                optimizers=optimizers,
+                history=history,
+                config=checkpoint_config(cfg),
+                restore_rng=False,
+            )
             steps = cfg.steps - state["step"]
             history = History()
         if world > 1:
             dist.barrier()
-        history = fit(step_fn, batches, steps, modules=modules, optimizers=optimizers,
-                      checkpoint=ckpt if rank == 0 else None, checkpoint_every=args.checkpoint_every,
-                      config=checkpoint_config(cfg), progress=rank == 0, desc=f"BigGAN DDP x{world}", history=history)
-        broadcast_buffers(modules)                      # per-rank BN statistics: keep rank 0's
+        history = fit(
+            step_fn,
+            batches,
+            steps,
+            modules=modules,
+            optimizers=optimizers,
+            checkpoint=ckpt if rank == 0 else None,
+            checkpoint_every=args.checkpoint_every,
+            config=checkpoint_config(cfg),
+            progress=rank == 0,
+            desc=f"BigGAN DDP x{world}",
+            history=history,
+        )
+        broadcast_buffers(modules)  # per-rank BN statistics: keep rank 0's
         diff = max_rank_difference(modules)
-        summary = {"world_size": world, "backend": dist.get_backend() if world > 1 else None,
-                   "sync_bn": bool(device.type == "cuda" if sync_bn is None else sync_bn),
-                   "steps": cfg.steps, "max_rank_difference": diff,
-                   "param_sum_G": float(sum(p.detach().double().sum() for p in G.parameters())),
-                   "images_per_rank": len(x), "device": str(device)}
+        summary = {
+            "world_size": world,
+            "backend": dist.get_backend() if world > 1 else None,
+            "sync_bn": bool(device.type == "cuda" if sync_bn is None else sync_bn),
+            "steps": cfg.steps,
+            "max_rank_difference": diff,
+            "param_sum_G": float(sum(p.detach().double().sum() for p in G.parameters())),
+            "images_per_rank": len(x),
+            "device": str(device),
+        }
         if is_main_process():
             out.mkdir(parents=True, exist_ok=True)
             from torchvision.utils import save_image
+
             labels = torch.arange(cfg.num_classes).repeat_interleave(8)
             images = sample(G_ema if G_ema is not None else G, labels, generator=torch.Generator().manual_seed(0))
             save_image(images * 0.5 + 0.5, out / "samples.png", nrow=8)
             (out / "summary.json").write_text(json.dumps(summary, indent=2))
-            print(f"rank 0: {world} rank(s), weights identical across ranks: {diff == 0.0} "
-                  f"(max difference {diff:.3g}); wrote {out}/checkpoint.pt, samples.png, summary.json")
+            print(
+                f"rank 0: {world} rank(s), weights identical across ranks: {diff == 0.0} "
+                f"(max difference {diff:.3g}); wrote {out}/checkpoint.pt, samples.png, summary.json"
+            )
         return summary
     finally:
         cleanup()

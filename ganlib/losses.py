@@ -5,6 +5,7 @@ Each ``d_loss_*`` takes D's outputs on real and on generated samples; each
 (a PatchGAN gives a map of logits); every element counts as one decision and
 the loss is the mean.
 """
+
 from __future__ import annotations
 
 import torch
@@ -73,8 +74,8 @@ def g_loss_hinge(fake_out: torch.Tensor) -> torch.Tensor:
 
 GAN_MODES = {
     "vanilla": (d_loss_bce, g_loss_nonsaturating),  # pix2pix's default
-    "lsgan": (d_loss_lsgan, g_loss_lsgan),          # CycleGAN's and BicycleGAN's default
-    "hinge": (d_loss_hinge, g_loss_hinge),          # SAGAN, BigGAN
+    "lsgan": (d_loss_lsgan, g_loss_lsgan),  # CycleGAN's and BicycleGAN's default
+    "hinge": (d_loss_hinge, g_loss_hinge),  # SAGAN, BigGAN
 }
 
 

@@ -8,6 +8,7 @@ The profile comes from the argument, else the ``GANLIB_PROFILE`` environment
 variable, else it is chosen automatically: ``gpu`` where CUDA is available,
 ``ci`` where the ``CI`` environment variable is set, otherwise ``cpu``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,8 +60,7 @@ def choose(profile: Optional[str] = None, /, **configs: T) -> T:
     extra = [k for k in configs if k not in PROFILES]
     if missing or extra:
         raise ValueError(
-            f"choose() needs exactly one config per profile {PROFILES}; "
-            f"missing {missing}, unknown {extra}"
+            f"choose() needs exactly one config per profile {PROFILES}; missing {missing}, unknown {extra}"
         )
     return configs[key]
 
@@ -70,9 +70,7 @@ def override(config: T, **changes) -> T:
     names = {f.name for f in dataclasses.fields(config)}
     unknown = sorted(set(changes) - names)
     if unknown:
-        raise ValueError(
-            f"{type(config).__name__} has no field(s) {unknown}; its fields are {sorted(names)}"
-        )
+        raise ValueError(f"{type(config).__name__} has no field(s) {unknown}; its fields are {sorted(names)}")
     return dataclasses.replace(config, **changes)
 
 

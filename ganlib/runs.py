@@ -18,6 +18,7 @@ with the ``spawn`` method (the same on Linux, macOS and in Jupyter), so ``fn`` m
 importable by name: a function of ``ganlib`` or of another module, not one defined in a
 notebook cell.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,8 +54,8 @@ class RunResult:
     seed: int
     value: Any = None
     error: Optional[str] = None
-    seconds: float = 0.0        # wall clock of the run
-    cpu_seconds: float = 0.0    # process CPU time of the run
+    seconds: float = 0.0  # wall clock of the run
+    cpu_seconds: float = 0.0  # process CPU time of the run
 
     @property
     def ok(self) -> bool:
@@ -91,8 +92,7 @@ def execute(run: Run, threads: int = 1) -> RunResult:
         value, error = None, traceback.format_exc()
     finally:
         torch.set_num_threads(previous)
-    return RunResult(run.row, run.seed, value, error,
-                     time.perf_counter() - wall, time.process_time() - cpu)
+    return RunResult(run.row, run.seed, value, error, time.perf_counter() - wall, time.process_time() - cpu)
 
 
 def _worker_init(threads: int) -> None:
@@ -121,7 +121,8 @@ def _check_picklable(run: Run) -> None:
         raise ValueError(
             f"run {run.name}: fn={getattr(run.fn, '__qualname__', run.fn)!r} is defined in a notebook "
             "cell or inside a function, so worker processes cannot import it. Use a library-level "
-            "function (e.g. from ganlib.models), or run with workers=1.")
+            "function (e.g. from ganlib.models), or run with workers=1."
+        )
 
 
 def _kept_file(folder, run: Run):
@@ -130,8 +131,7 @@ def _kept_file(folder, run: Run):
     import hashlib
     from pathlib import Path
 
-    key = repr((getattr(run.fn, "__module__", ""), getattr(run.fn, "__qualname__", repr(run.fn)),
-                run.config, run.seed))
+    key = repr((getattr(run.fn, "__module__", ""), getattr(run.fn, "__qualname__", repr(run.fn)), run.config, run.seed))
     slug = "".join(c if c.isalnum() else "_" for c in (run.row or run.fn.__name__))[:60]
     return Path(folder) / f"{slug}-seed{run.seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt", key
 
@@ -176,13 +176,15 @@ def _keep(folder, run: Run, result: RunResult) -> None:
     path, key = _kept_file(folder, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"key": key, "value": _plain(result.value), "seconds": result.seconds,
-                "cpu_seconds": result.cpu_seconds}, tmp)
+    torch.save(
+        {"key": key, "value": _plain(result.value), "seconds": result.seconds, "cpu_seconds": result.cpu_seconds}, tmp
+    )
     os.replace(tmp, path)
 
 
-def run_all(runs: Sequence[Run], workers: Optional[int] = None, *, progress: bool = True,
-            raise_on_error: bool = True, keep=None) -> List[RunResult]:
+def run_all(
+    runs: Sequence[Run], workers: Optional[int] = None, *, progress: bool = True, raise_on_error: bool = True, keep=None
+) -> List[RunResult]:
     """Execute independent ``runs``; return their results in the order of ``runs``.
 
     ``workers``: processes side by side, one CPU thread each (default: one per core, at most
@@ -227,18 +229,24 @@ def run_all(runs: Sequence[Run], workers: Optional[int] = None, *, progress: boo
         for run in runs:
             _check_picklable(run)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_worker_init,
-                                 initargs=(1,)) as pool:
+        with ProcessPoolExecutor(
+            min(workers, len(todo)), mp_context=context, initializer=_worker_init, initargs=(1,)
+        ) as pool:
             futures = {pool.submit(execute, runs[i]): i for i in todo}
             for future in as_completed(futures):
                 i = futures[future]
                 try:
                     result = future.result()
                 except Exception as err:  # the worker itself died (e.g. killed for memory)
-                    result = RunResult(runs[i].row, runs[i].seed, error=(
-                        f"the worker process running this run died: {type(err).__name__}: {err}. "
-                        "If the machine ran out of memory, use fewer workers (workers=1 runs them "
-                        "one at a time)"))
+                    result = RunResult(
+                        runs[i].row,
+                        runs[i].seed,
+                        error=(
+                            f"the worker process running this run died: {type(err).__name__}: {err}. "
+                            "If the machine ran out of memory, use fewer workers (workers=1 runs them "
+                            "one at a time)"
+                        ),
+                    )
                 report(i, result)
     if progress:
         print(f"{len(runs)} runs in {time.perf_counter() - began:.1f} s with {workers} worker(s)", flush=True)
@@ -248,6 +256,7 @@ def run_all(runs: Sequence[Run], workers: Optional[int] = None, *, progress: boo
 
 
 # --------------------------------------------------------------------------- reading the results
+
 
 def mean_sd(values: Sequence[float]) -> Tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
@@ -268,20 +277,25 @@ def by_row(results: Sequence[RunResult]) -> Dict[str, List[Mapping[str, float]]]
 
 def summarise(results: Sequence[RunResult]) -> Dict[str, Dict[str, Tuple[float, float, int]]]:
     """row -> measure -> (mean, sd, number of seeds), for runs whose value is a dict of numbers."""
-    return {row: {key: (*mean_sd([v[key] for v in values]), len(values)) for key in values[0]}
-            for row, values in by_row(results).items()}
+    return {
+        row: {key: (*mean_sd([v[key] for v in values]), len(values)) for key in values[0]}
+        for row, values in by_row(results).items()
+    }
 
 
-def format_table(results: Sequence[RunResult], measures: Optional[Sequence[str]] = None,
-                 digits: int = 3) -> str:
+def format_table(results: Sequence[RunResult], measures: Optional[Sequence[str]] = None, digits: int = 3) -> str:
     """A plain-text table: one line per row, ``mean ± sd`` per measure, and the seed count."""
     table = summarise(results)
     if not table:
         return "(no successful runs)"
     measures = list(measures or next(iter(table.values())).keys())
     head = ["row"] + measures + ["seeds"]
-    lines = [[row] + [f"{stats[m][0]:.{digits}f} ± {stats[m][1]:.{digits}f}" for m in measures]
-             + [str(next(iter(stats.values()))[2])] for row, stats in table.items()]
+    lines = [
+        [row]
+        + [f"{stats[m][0]:.{digits}f} ± {stats[m][1]:.{digits}f}" for m in measures]
+        + [str(next(iter(stats.values()))[2])]
+        for row, stats in table.items()
+    ]
     widths = [max(len(x[i]) for x in [head] + lines) for i in range(len(head))]
     fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(x) for x in lines])
@@ -295,25 +309,33 @@ def separated(a: Sequence[float], b: Sequence[float], factor: float = 2.0) -> bo
     if len(a) < 2 or len(b) < 2:
         return False
     (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
-    pooled = math.sqrt((sa ** 2 + sb ** 2) / 2)
+    pooled = math.sqrt((sa**2 + sb**2) / 2)
     return abs(ma - mb) > factor * pooled
 
 
-def verdict(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float], measure: str,
-            higher_is_better: bool = True, factor: float = 2.0, digits: int = 3) -> str:
+def verdict(
+    name_a: str,
+    a: Sequence[float],
+    name_b: str,
+    b: Sequence[float],
+    measure: str,
+    higher_is_better: bool = True,
+    factor: float = 2.0,
+    digits: int = 3,
+) -> str:
     """A sentence built from the measured values: which is better, or no measurable difference.
 
     >>> verdict("L1 + cGAN", [0.93, 0.95, 0.94], "L1", [0.64, 0.61, 0.66], "sharpness")
     'L1 + cGAN beats L1 on sharpness: 0.940 ± 0.010 vs 0.637 ± 0.025 over 3 vs 3 seeds'
     """
     (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
-    numbers = (f"{ma:.{digits}f} ± {sa:.{digits}f} vs {mb:.{digits}f} ± {sb:.{digits}f} "
-               f"over {len(a)} vs {len(b)} seeds")
+    numbers = f"{ma:.{digits}f} ± {sa:.{digits}f} vs {mb:.{digits}f} ± {sb:.{digits}f} over {len(a)} vs {len(b)} seeds"
     if not separated(a, b, factor):
         return f"no measurable difference between {name_a} and {name_b} on {measure} at this scale: {numbers}"
     a_better = (ma > mb) == higher_is_better
     first, second = (name_a, name_b) if a_better else (name_b, name_a)
     if not a_better:
-        numbers = (f"{mb:.{digits}f} ± {sb:.{digits}f} vs {ma:.{digits}f} ± {sa:.{digits}f} "
-                   f"over {len(b)} vs {len(a)} seeds")
+        numbers = (
+            f"{mb:.{digits}f} ± {sb:.{digits}f} vs {ma:.{digits}f} ± {sa:.{digits}f} over {len(b)} vs {len(a)} seeds"
+        )
     return f"{first} beats {second} on {measure}: {numbers}"

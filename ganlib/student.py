@@ -30,6 +30,7 @@ setup and parameters cells, then the exercise section, where before each solutio
 A check keeps a student from calling ganlib's reference implementation with
 :class:`forbid`, which makes the named functions raise while the check runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,9 @@ def _where(name: str, cell: Optional[int], line: Optional[int] = None) -> str:
     return ", ".join(parts)
 
 
-def _replace_blocks(source: str, begin: str, end: str, replacement,
-                    name: str = "notebook", cell: Optional[int] = None) -> Tuple[str, int]:
+def _replace_blocks(
+    source: str, begin: str, end: str, replacement, name: str = "notebook", cell: Optional[int] = None
+) -> Tuple[str, int]:
     """Replace each ``begin ... end`` block of lines by ``replacement(indent)`` (a list of lines).
 
     Raises :class:`MarkerError` naming ``name``, ``cell`` and the line (1-based, within the
@@ -75,8 +77,10 @@ def _replace_blocks(source: str, begin: str, end: str, replacement,
         stripped = line.strip()
         if stripped == begin:
             if inside:
-                raise MarkerError(f"{_where(name, cell, number)}: {begin!r} inside another {begin!r} "
-                                  f"block (opened on line {opened}); close the first with {end!r}")
+                raise MarkerError(
+                    f"{_where(name, cell, number)}: {begin!r} inside another {begin!r} "
+                    f"block (opened on line {opened}); close the first with {end!r}"
+                )
             inside, opened = True, number
             indent, count = line[: len(line) - len(line.lstrip())], count + 1
             out.extend(replacement(indent))
@@ -93,8 +97,9 @@ def _replace_blocks(source: str, begin: str, end: str, replacement,
 
 def strip_source(source: str, name: str = "notebook", cell: Optional[int] = None) -> str:
     """The student version of one cell's source."""
-    source, _ = _replace_blocks(source, BEGIN_SOLUTION, END_SOLUTION,
-                                lambda indent: [f"{indent}raise NotImplementedError()"], name, cell)
+    source, _ = _replace_blocks(
+        source, BEGIN_SOLUTION, END_SOLUTION, lambda indent: [f"{indent}raise NotImplementedError()"], name, cell
+    )
     source, _ = _replace_blocks(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent: [], name, cell)
     return source
 
@@ -103,9 +108,14 @@ def replace_solution(source: str, body: str, name: str = "notebook", cell: Optio
     """``source`` with the lines between the solution markers replaced by ``body`` (dedented
     text, re-indented to the markers' indentation)."""
     lines = textwrap.dedent(body).strip("\n").splitlines()
-    new, count = _replace_blocks(source, BEGIN_SOLUTION, END_SOLUTION,
-                                 lambda indent: [indent + line if line else line for line in lines],
-                                 name, cell)
+    new, count = _replace_blocks(
+        source,
+        BEGIN_SOLUTION,
+        END_SOLUTION,
+        lambda indent: [indent + line if line else line for line in lines],
+        name,
+        cell,
+    )
     if count != 1:
         raise MarkerError(f"{_where(name, cell)}: expected one solution block, found {count}")
     return new
@@ -136,14 +146,15 @@ def solution_name(source: str, fallback: str) -> str:
 @dataclass
 class Exercise:
     solution: int  # index of the solution cell
-    check: int     # index of its check cell
-    name: str      # the function the student writes: the key of its wrong answers, the nbgrader id
+    check: int  # index of its check cell
+    name: str  # the function the student writes: the key of its wrong answers, the nbgrader id
 
 
 @dataclass
 class Plan:
     """Which cells the exercise check runs: setup (through the parameters cell and the cell
     that reads it) and the exercise section."""
+
     setup: List[int]
     section: List[int]
     exercises: List[Exercise] = field(default_factory=list)
@@ -161,21 +172,24 @@ def plan(nb, name: str = "notebook") -> Plan:
         if c.cell_type == "code":
             strip_source(c.source, name, i)
         elif any(m in c.source for m in (BEGIN_SOLUTION, BEGIN_HIDDEN)):
-            raise MarkerError(f"{_where(name, i)}: solution or hidden-test markers in a {c.cell_type} "
-                              "cell; they belong in code cells")
+            raise MarkerError(
+                f"{_where(name, i)}: solution or hidden-test markers in a {c.cell_type} cell; they belong in code cells"
+            )
     params = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
     if len(params) != 1:
         raise ValueError(f"{name}: needs exactly one cell tagged 'parameters', found {len(params)}")
-    starts = [i for i, c in enumerate(cells)
-              if c.cell_type == "markdown" and EXERCISES_HEADING.match(c.source.lstrip())]
+    starts = [
+        i for i, c in enumerate(cells) if c.cell_type == "markdown" and EXERCISES_HEADING.match(c.source.lstrip())
+    ]
     if len(starts) != 1:
-        raise ValueError(f"{name}: needs exactly one markdown cell starting with '## Exercises', "
-                         f"found {len(starts)}")
+        raise ValueError(f"{name}: needs exactly one markdown cell starting with '## Exercises', found {len(starts)}")
     start = starts[0]
     early = [i for i, c in enumerate(cells[:start]) if _has_solution(c)]
     if early:
-        raise ValueError(f"{name}: solution markers in cells {early}, before the Exercises section; "
-                         "move the exercise into the section so the student check runs it")
+        raise ValueError(
+            f"{name}: solution markers in cells {early}, before the Exercises section; "
+            "move the exercise into the section so the student check runs it"
+        )
     setup = [i for i in range(params[0] + 1) if cells[i].cell_type == "code"]
     after = next((i for i in range(params[0] + 1, start) if cells[i].cell_type == "code"), None)
     if after is not None and _reads_parameters(cells[after]):
@@ -189,8 +203,10 @@ def plan(nb, name: str = "notebook") -> Plan:
                 raise ValueError(f"{_where(name, i)}: the solution has no check cell after it")
             ex_name = solution_name(cells[i].source, f"exercise_cell_{i}")
             if ex_name in seen:
-                raise ValueError(f"{_where(name, i)}: a second exercise named {ex_name!r} "
-                                 f"(the first is in cell {seen[ex_name]}); names must be unique")
+                raise ValueError(
+                    f"{_where(name, i)}: a second exercise named {ex_name!r} "
+                    f"(the first is in cell {seen[ex_name]}); names must be unique"
+                )
             seen[ex_name] = i
             p.exercises.append(Exercise(solution=i, check=code[k + 1], name=ex_name))
     if not p.exercises:
@@ -199,6 +215,7 @@ def plan(nb, name: str = "notebook") -> Plan:
 
 
 # --- keeping students from calling the reference implementation ----------------------------
+
 
 class forbid:
     """``with forbid(ganlib.nn.truncated_noise): ...`` makes the given functions or classes raise
@@ -217,16 +234,21 @@ class forbid:
         label = self._label(obj)
 
         def refused(*args, **kwargs):
-            raise AssertionError(f"the exercise calls {label}, a ready-made implementation of "
-                                 "what it asks for: write it yourself")
+            raise AssertionError(
+                f"the exercise calls {label}, a ready-made implementation of what it asks for: write it yourself"
+            )
+
         return refused
 
     def __enter__(self):
         caller = sys._getframe(1).f_globals
         for obj in self.targets:
             package = (getattr(obj, "__module__", None) or "").split(".")[0]
-            spaces = [vars(m) for n, m in list(sys.modules.items())
-                      if m is not None and package and (n == package or n.startswith(package + "."))]
+            spaces = [
+                vars(m)
+                for n, m in list(sys.modules.items())
+                if m is not None and package and (n == package or n.startswith(package + "."))
+            ]
             spaces.append(caller)
             refused = self._refusal(obj)
             for space in spaces:
@@ -244,6 +266,7 @@ class forbid:
 
 
 # --- wrong answers ---------------------------------------------------------------------------
+
 
 def wrong_answers_path(notebook: Path) -> Path:
     """``tests/exercises/NN_name.py`` next to ``notebooks/NN_name.*``."""
@@ -270,8 +293,11 @@ def _cell_error(cell) -> Optional[Tuple[str, str]]:
 
 
 def _stderr(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    return "".join(
+        o.get("text", "")
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
 
 
 def _run(nb, cells, workdir: Path, timeout: int = 120):
@@ -281,8 +307,9 @@ def _run(nb, cells, workdir: Path, timeout: int = 120):
 
     sub = nbformat.v4.new_notebook(metadata=nb.metadata)
     sub.cells = cells
-    client = NotebookClient(sub, timeout=timeout, allow_errors=True, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        sub, timeout=timeout, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute()
     return sub.cells
 
@@ -323,8 +350,10 @@ def check(path: Path, wrong_path: Optional[Path] = None, report: Optional[Report
             visible.source = strip_source(visible.source, name, ex.check)
             answers = wrong.get(ex.name, {})
             if len(answers) < MIN_WRONG_ANSWERS:
-                problems.append(f"{_where(name, i)}: exercise {ex.name!r} has {len(answers)} wrong answers "
-                                f"stored, needs at least {MIN_WRONG_ANSWERS}")
+                problems.append(
+                    f"{_where(name, i)}: exercise {ex.name!r} has {len(answers)} wrong answers "
+                    f"stored, needs at least {MIN_WRONG_ANSWERS}"
+                )
             for what, body in answers.items():
                 mutant = copy.deepcopy(cell)
                 mutant.source = replace_solution(cell.source, body, name, i)
@@ -343,31 +372,40 @@ def check(path: Path, wrong_path: Optional[Path] = None, report: Optional[Report
             what = "check" if rest[0] in checks else "cell"
             problems.append(f"{_where(name, rest[0])}: full notebook, {what} fails: {err[0]}: {err[1]}")
         elif tag == "full" and rest[0] in checks and _stderr(cell):
-            problems.append(f"{_where(name, rest[0])}: full notebook, the check writes to stderr, which "
-                            f"nbgrader grades as a failure: {_stderr(cell)[:200]!r}")
+            problems.append(
+                f"{_where(name, rest[0])}: full notebook, the check writes to stderr, which "
+                f"nbgrader grades as a failure: {_stderr(cell)[:200]!r}"
+            )
         elif tag == "wrong-def" and err:
-            problems.append(f"{_where(name, rest[0].solution)}: wrong answer {rest[1]!r} for "
-                            f"{rest[0].name!r} does not even define the function: {err[0]}: {err[1]}")
+            problems.append(
+                f"{_where(name, rest[0].solution)}: wrong answer {rest[1]!r} for "
+                f"{rest[0].name!r} does not even define the function: {err[0]}: {err[1]}"
+            )
         elif tag == "wrong":
             ex, what = rest
             rep.wrong_tried += 1
             if err is None:
-                problems.append(f"{_where(name, ex.check)}: the visible check of {ex.name!r} passes the "
-                                f"wrong answer {what!r}")
+                problems.append(
+                    f"{_where(name, ex.check)}: the visible check of {ex.name!r} passes the wrong answer {what!r}"
+                )
             elif err[0] != "AssertionError" or not err[1].strip():
-                problems.append(f"{_where(name, ex.check)}: the visible check of {ex.name!r} stops the wrong "
-                                f"answer {what!r} with {err[0]}: {err[1]!r}, not with an assertion that "
-                                "names the mistake")
+                problems.append(
+                    f"{_where(name, ex.check)}: the visible check of {ex.name!r} stops the wrong "
+                    f"answer {what!r} with {err[0]}: {err[1]!r}, not with an assertion that "
+                    "names the mistake"
+                )
             else:
                 rep.caught.append((ex.name, what, err[1].strip().splitlines()[0]))
         elif tag == "student" and err is None:
             ex = rest[0]
-            problems.append(f"{_where(name, ex.check)}: student version, the check of {ex.name!r} passes "
-                            "without a solution")
+            problems.append(
+                f"{_where(name, ex.check)}: student version, the check of {ex.name!r} passes without a solution"
+            )
     return problems
 
 
 # --- nbgrader --------------------------------------------------------------------------------
+
 
 def nbgrader_notebook(nb, name: str = "notebook", exercises_only: bool = False, points: int = 1):
     """A copy of ``nb`` with nbgrader's cell metadata made from the markers, outputs cleared.
@@ -380,10 +418,18 @@ def nbgrader_notebook(nb, name: str = "notebook", exercises_only: bool = False, 
     out = copy.deepcopy(nb)
     meta: Dict[int, dict] = {}
     for ex in p.exercises:
-        meta[ex.solution] = dict(grade=False, grade_id=ex.name, locked=False,
-                                 schema_version=NBGRADER_SCHEMA, solution=True, task=False)
-        meta[ex.check] = dict(grade=True, grade_id=f"check_{ex.name}", locked=True, points=points,
-                              schema_version=NBGRADER_SCHEMA, solution=False, task=False)
+        meta[ex.solution] = dict(
+            grade=False, grade_id=ex.name, locked=False, schema_version=NBGRADER_SCHEMA, solution=True, task=False
+        )
+        meta[ex.check] = dict(
+            grade=True,
+            grade_id=f"check_{ex.name}",
+            locked=True,
+            points=points,
+            schema_version=NBGRADER_SCHEMA,
+            solution=False,
+            task=False,
+        )
     for i, cell in enumerate(out.cells):
         cell.metadata.pop("nbgrader", None)
         if i in meta:
@@ -413,6 +459,7 @@ def insert_wrong_answer(nb, exercise: str, body: str, name: str = "notebook"):
 
 # --- command line ----------------------------------------------------------------------------
 
+
 def main(argv=None) -> int:
     import jupytext
     import nbformat
@@ -420,13 +467,22 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ganlib.student", description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="+", type=Path, help=".ipynb or paired .py chapters")
     ap.add_argument("--out", type=Path, default=Path("student"), help="folder for the written notebooks")
-    ap.add_argument("--check", action="store_true",
-                    help="run every wrong answer, the student version and the solution through the checks")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="run every wrong answer, the student version and the solution through the checks",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="with --check: print what caught each wrong answer")
-    ap.add_argument("--nbgrader", action="store_true",
-                    help="write the full notebooks with nbgrader metadata (an nbgrader source folder)")
-    ap.add_argument("--exercises-only", action="store_true",
-                    help="with --nbgrader: keep only the setup, parameters and exercise cells")
+    ap.add_argument(
+        "--nbgrader",
+        action="store_true",
+        help="write the full notebooks with nbgrader metadata (an nbgrader source folder)",
+    )
+    ap.add_argument(
+        "--exercises-only",
+        action="store_true",
+        help="with --nbgrader: keep only the setup, parameters and exercise cells",
+    )
     ap.add_argument("--points", type=int, default=1, help="with --nbgrader: points per check cell")
     args = ap.parse_args(argv)
     try:
@@ -436,8 +492,10 @@ def main(argv=None) -> int:
                 rep = Report(path.name)
                 check(path, report=rep)
                 problems += rep.problems
-                print(f"{path.name}: {rep.exercises} exercises, {rep.wrong_tried} wrong answers tried, "
-                      f"{len(rep.caught)} caught by a named assertion")
+                print(
+                    f"{path.name}: {rep.exercises} exercises, {rep.wrong_tried} wrong answers tried, "
+                    f"{len(rep.caught)} caught by a named assertion"
+                )
                 if args.verbose:
                     for ex, what, msg in rep.caught:
                         print(f"    {ex}: {what!r} -> {msg}")

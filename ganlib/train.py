@@ -15,6 +15,7 @@ same path resumes from it and, with the same seed, reaches the same weights as a
 run that was never interrupted. The checkpoint before the last one is kept beside
 it (``run.pt`` -> ``run.previous.pt``), so a damaged file is never the only copy.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,7 +47,7 @@ class History:
         self.steps: List[int] = []
         self.losses: Dict[str, List[float]] = {}
         self.snapshots: List[Tuple[int, torch.Tensor]] = []
-        self.seconds: float = 0.0      # wall clock spent in training, over all resumptions
+        self.seconds: float = 0.0  # wall clock spent in training, over all resumptions
         self.cpu_seconds: float = 0.0  # CPU time of this process spent in training, likewise
 
     def append(self, step: int, losses: Mapping[str, float]) -> None:
@@ -63,9 +64,13 @@ class History:
         return float(sum(values) / len(values))
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"steps": list(self.steps), "losses": {k: list(v) for k, v in self.losses.items()},
-                "snapshots": [(s, img) for s, img in self.snapshots], "seconds": self.seconds,
-                "cpu_seconds": self.cpu_seconds}
+        return {
+            "steps": list(self.steps),
+            "losses": {k: list(v) for k, v in self.losses.items()},
+            "snapshots": [(s, img) for s, img in self.snapshots],
+            "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.steps = list(state["steps"])
@@ -92,6 +97,7 @@ def set_requires_grad(nets, flag: bool) -> None:
 
 
 # --------------------------------------------------------------------------- the training contract
+
 
 @runtime_checkable
 class Trainer(Protocol):
@@ -129,8 +135,15 @@ class GANTrainer:
     ``GANTrainer(G, D, opt_g, opt_d, cgan.cgan_step)`` or ``acgan.acgan_step``; ``batch`` is the
     tuple a ``TensorBatches`` yields (``(x,)`` or ``(x, labels)``)."""
 
-    def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-                 step_fn: Callable[..., Mapping[str, torch.Tensor]], **options: Any):
+    def __init__(
+        self,
+        G: nn.Module,
+        D: nn.Module,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        step_fn: Callable[..., Mapping[str, torch.Tensor]],
+        **options: Any,
+    ):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.step_fn, self.options = step_fn, options
 
@@ -156,6 +169,7 @@ class GANTrainer:
 
 # --------------------------------------------------------------------------- checkpoints
 
+
 def _config_dict(config: Any) -> Optional[Dict[str, Any]]:
     if config is None:
         return None
@@ -163,14 +177,16 @@ def _config_dict(config: Any) -> Optional[Dict[str, Any]]:
         config = dataclasses.asdict(config)
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a dataclass or a dict, got {type(config).__name__}")
-    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
-            for k, v in config.items()}
+    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in config.items()}
 
 
 def _rng_state() -> Dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss))}
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -237,6 +253,7 @@ def _keep_copy(path: Path, previous: Path) -> None:
         os.link(path, staging)
     except OSError:  # no hard links here (some network or FAT file systems): copy
         import shutil
+
         shutil.copyfile(path, staging)
     os.replace(staging, previous)
 
@@ -249,9 +266,11 @@ def _damage_advice(path: Path) -> str:
     try:
         step = int(torch.load(previous, map_location="cpu", weights_only=True)["step"])
     except Exception:  # damaged too
-        return (f"The checkpoint before it, {previous}, does not load either: delete both to start afresh.")
-    return (f"The checkpoint before it, {previous} (step {step}), loads: copy it over {path} to resume "
-            f"from step {step}, or delete {path} to start afresh.")
+        return f"The checkpoint before it, {previous}, does not load either: delete both to start afresh."
+    return (
+        f"The checkpoint before it, {previous} (step {step}), loads: copy it over {path} to resume "
+        f"from step {step}, or delete {path} to start afresh."
+    )
 
 
 def _read_checkpoint(path: Path, map_location: Any) -> Dict[str, Any]:
@@ -267,21 +286,24 @@ def _read_checkpoint(path: Path, map_location: Any) -> Dict[str, Any]:
             f"checkpoint {path} cannot be loaded safely: it holds objects other than tensors and plain "
             f"values, which weights_only=True refuses ({first}). It was not written by ganlib's "
             "save_checkpoint, or it was altered; do not load it with weights_only=False unless you trust "
-            f"where it came from. {_damage_advice(path)}") from err
+            f"where it came from. {_damage_advice(path)}"
+        ) from err
     except (EOFError, OSError, RuntimeError, ValueError) as err:
         what = "empty (0 bytes)" if size == 0 else f"damaged ({size} bytes, truncated or corrupted)"
         raise CheckpointError(
             f"checkpoint {path} is {what} and cannot be loaded: {type(err).__name__}: "
             f"{str(err).strip().splitlines()[0] if str(err).strip() else 'unexpected end of file'}. "
             "(ganlib writes checkpoints atomically; a copy or sync that did not finish, or a full disk, "
-            f"leaves files like this.) {_damage_advice(path)}") from err
+            f"leaves files like this.) {_damage_advice(path)}"
+        ) from err
     if not isinstance(state, dict) or state.get("format") != "ganlib-checkpoint-1":
         raise CheckpointError(f"{path} is not a ganlib checkpoint (written by save_checkpoint/fit)")
     return state
 
 
-def _changed_learning_rates(optimizers: Mapping[str, torch.optim.Optimizer], schedulers: List[Any],
-                            wanted: Mapping[str, List[float]]) -> None:
+def _changed_learning_rates(
+    optimizers: Mapping[str, torch.optim.Optimizer], schedulers: List[Any], wanted: Mapping[str, List[float]]
+) -> None:
     """After loading an optimizer's state, continue with the base learning rates ``wanted`` (those
     of the optimizer as built now): each group's current rate is scaled by new base / saved base,
     so a schedule (``LambdaLR``) keeps its shape, and the schedulers' ``base_lrs`` follow (any
@@ -303,24 +325,42 @@ def _check_model(name: str, module: nn.Module, saved: Mapping[str, torch.Tensor]
     own = module.state_dict()
     missing = [k for k in own if k not in saved]
     unexpected = [k for k in saved if k not in own]
-    shapes = [f"{k}: checkpoint {tuple(saved[k].shape)} vs model {tuple(v.shape)}"
-              for k, v in own.items() if k in saved and tuple(saved[k].shape) != tuple(v.shape)]
+    shapes = [
+        f"{k}: checkpoint {tuple(saved[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in saved and tuple(saved[k].shape) != tuple(v.shape)
+    ]
     if missing or unexpected or shapes:
-        details = "; ".join(filter(None, [
-            f"missing keys {missing[:3]}{'...' if len(missing) > 3 else ''}" if missing else "",
-            f"unexpected keys {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}" if unexpected else "",
-            f"shape mismatch {shapes[:3]}" if shapes else ""]))
-        raise ValueError(f"checkpoint {path} holds a different model for {name!r} ({details}). "
-                         "It was written by another architecture or config: use another checkpoint "
-                         "path, or delete this file to start afresh.")
+        details = "; ".join(
+            filter(
+                None,
+                [
+                    f"missing keys {missing[:3]}{'...' if len(missing) > 3 else ''}" if missing else "",
+                    f"unexpected keys {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}" if unexpected else "",
+                    f"shape mismatch {shapes[:3]}" if shapes else "",
+                ],
+            )
+        )
+        raise ValueError(
+            f"checkpoint {path} holds a different model for {name!r} ({details}). "
+            "It was written by another architecture or config: use another checkpoint "
+            "path, or delete this file to start afresh."
+        )
 
 
-def save_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
-                    optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
-                    schedulers: Optional[Mapping[str, Any]] = None, step: int = 0,
-                    history: Optional[History] = None, batches: Any = None, config: Any = None,
-                    extra: Optional[Mapping[str, Any]] = None,
-                    states: Optional[Mapping[str, Any]] = None) -> None:
+def save_checkpoint(
+    path: PathLike,
+    *,
+    modules: Mapping[str, nn.Module],
+    optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
+    schedulers: Optional[Mapping[str, Any]] = None,
+    step: int = 0,
+    history: Optional[History] = None,
+    batches: Any = None,
+    config: Any = None,
+    extra: Optional[Mapping[str, Any]] = None,
+    states: Optional[Mapping[str, Any]] = None,
+) -> None:
     """Write a checkpoint atomically; it loads with ``torch.load(..., weights_only=True)``.
 
     The checkpoint it replaces is kept as :func:`previous_checkpoint` (the last two are kept),
@@ -341,12 +381,19 @@ def save_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
     atomic_save(state, path, keep_previous=True)
 
 
-def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
-                    optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
-                    schedulers: Optional[Mapping[str, Any]] = None, history: Optional[History] = None,
-                    batches: Any = None, config: Any = None, restore_rng: bool = True,
-                    map_location: Any = "cpu",
-                    states: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+def load_checkpoint(
+    path: PathLike,
+    *,
+    modules: Mapping[str, nn.Module],
+    optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
+    schedulers: Optional[Mapping[str, Any]] = None,
+    history: Optional[History] = None,
+    batches: Any = None,
+    config: Any = None,
+    restore_rng: bool = True,
+    map_location: Any = "cpu",
+    states: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` into the given objects.
 
     Loads with ``weights_only=True`` (no arbitrary code runs). A damaged (truncated, empty)
@@ -363,24 +410,33 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
     state = _read_checkpoint(path, map_location)
     saved_config, want = state.get("config"), _config_dict(config)
     if want is not None and saved_config is not None and saved_config != want:
-        diff = sorted(k for k in set(want) | set(saved_config)
-                      if want.get(k) != saved_config.get(k) and k not in RESUMABLE_FIELDS)
+        diff = sorted(
+            k for k in set(want) | set(saved_config) if want.get(k) != saved_config.get(k) and k not in RESUMABLE_FIELDS
+        )
         shown = ", ".join(f"{k}: checkpoint {saved_config.get(k)!r} vs now {want.get(k)!r}" for k in diff[:5])
     if want is not None and saved_config is not None and saved_config != want and diff:
-        raise ValueError(f"checkpoint {path} was written with another config ({shown}). "
-                         "Use the same config to resume, another checkpoint path, or delete the file.")
+        raise ValueError(
+            f"checkpoint {path} was written with another config ({shown}). "
+            "Use the same config to resume, another checkpoint path, or delete the file."
+        )
     names = set(modules)
     if names != set(state["modules"]):
-        raise ValueError(f"checkpoint {path} holds modules {sorted(state['modules'])}, "
-                         f"but {sorted(names)} were given: it belongs to another model")
+        raise ValueError(
+            f"checkpoint {path} holds modules {sorted(state['modules'])}, "
+            f"but {sorted(names)} were given: it belongs to another model"
+        )
     for name, module in modules.items():
         _check_model(name, module, state["modules"][name], path)
     for name, module in modules.items():
         module.load_state_dict(state["modules"][name])
-    changed_lr = sorted(k for k in RESUMABLE_FIELDS - {"steps"}
-                        if want is not None and saved_config is not None and want.get(k) != saved_config.get(k))
-    built_lr = {name: [g.get("initial_lr", g["lr"]) for g in opt.param_groups]
-                for name, opt in (optimizers or {}).items()}
+    changed_lr = sorted(
+        k
+        for k in RESUMABLE_FIELDS - {"steps"}
+        if want is not None and saved_config is not None and want.get(k) != saved_config.get(k)
+    )
+    built_lr = {
+        name: [g.get("initial_lr", g["lr"]) for g in opt.param_groups] for name, opt in (optimizers or {}).items()
+    }
     for name, opt in (optimizers or {}).items():
         opt.load_state_dict(state["optimizers"][name])
     for name, sched in (schedulers or {}).items():
@@ -388,11 +444,13 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
     for name, obj in (states or {}).items():
         obj.load_state_dict(state.get("states", {})[name])
     if changed_lr:  # schedulers may be passed as schedulers or among the states (a Trainer's)
-        _changed_learning_rates(optimizers or {}, [*(schedulers or {}).values(), *(states or {}).values()],
-                                built_lr)
-        print(f"resuming {path} at step {state['step']} with a changed learning rate: "
-              + ", ".join(f"{k} {saved_config.get(k)!r} -> {want.get(k)!r}" for k in changed_lr)
-              + f" (the fields that may change on resume: {', '.join(sorted(RESUMABLE_FIELDS))})", flush=True)
+        _changed_learning_rates(optimizers or {}, [*(schedulers or {}).values(), *(states or {}).values()], built_lr)
+        print(
+            f"resuming {path} at step {state['step']} with a changed learning rate: "
+            + ", ".join(f"{k} {saved_config.get(k)!r} -> {want.get(k)!r}" for k in changed_lr)
+            + f" (the fields that may change on resume: {', '.join(sorted(RESUMABLE_FIELDS))})",
+            flush=True,
+        )
     if history is not None and state.get("history") is not None:
         history.load_state_dict(state["history"])
     if batches is not None and state.get("batches") is not None:
@@ -403,6 +461,7 @@ def load_checkpoint(path: PathLike, *, modules: Mapping[str, nn.Module],
 
 
 # --------------------------------------------------------------------------- the loop
+
 
 class _StopAfterStep:
     """Ctrl-C / Jupyter's "interrupt" during ``fit``: finish the step, checkpoint, then stop.
@@ -455,50 +514,80 @@ def _as_float(name: str, value: Any, step: int) -> float:
 def _nan_advice(err: NonFiniteLoss, checkpoint: Optional[PathLike], config: Any) -> str:
     """What to do after a non-finite loss, in steps that work with this run's checkpoint and config."""
     fields = sorted(k for k in RESUMABLE_FIELDS - {"steps"} if k in (_config_dict(config) or {}))
-    where = (f"in the config ({', '.join(fields)}; learning-rate fields may change on resume)" if fields
-             else "where the optimizers are built")
+    where = (
+        f"in the config ({', '.join(fields)}; learning-rate fields may change on resume)"
+        if fields
+        else "where the optimizers are built"
+    )
     if checkpoint is not None and Path(checkpoint).is_file():
         try:
             saved = int(torch.load(checkpoint, map_location="cpu", weights_only=True)["step"])
         except Exception:  # a damaged file: fit's next call says so in full
             saved = None
         at = f" (step {saved})" if saved is not None else ""
-        return (f"{err} The checkpoint {checkpoint}{at} was written before it. To resume from there with "
-                f"a lower learning rate: rebuild the models and optimizers with a lower rate {where}, then "
-                "call fit again with the same checkpoint. Also check the inputs for NaN/inf.")
-    return (f"{err} Lower the learning rate {where} and train again, and check the inputs for NaN/inf"
-            + ("." if checkpoint is not None else "; pass checkpoint=... to fit to be able to resume."))
+        return (
+            f"{err} The checkpoint {checkpoint}{at} was written before it. To resume from there with "
+            f"a lower learning rate: rebuild the models and optimizers with a lower rate {where}, then "
+            "call fit again with the same checkpoint. Also check the inputs for NaN/inf."
+        )
+    return f"{err} Lower the learning rate {where} and train again, and check the inputs for NaN/inf" + (
+        "." if checkpoint is not None else "; pass checkpoint=... to fit to be able to resume."
+    )
 
 
 def _unpack(trainer: Any, modules, optimizers, schedulers, states):
     """``fit``'s first argument as ``(step_fn, modules, optimizers, schedulers, states)``: from a
     :class:`Trainer`, or a step function with its objects given by keyword."""
     if isinstance(trainer, Trainer):
-        given = [k for k, v in (("modules", modules), ("optimizers", optimizers), ("schedulers", schedulers),
-                                ("states", states)) if v is not None]
+        given = [
+            k
+            for k, v in (
+                ("modules", modules),
+                ("optimizers", optimizers),
+                ("schedulers", schedulers),
+                ("states", states),
+            )
+            if v is not None
+        ]
         if given:
-            raise TypeError(f"fit(trainer, ...) takes modules, optimizers and states from the trainer "
-                            f"({type(trainer).__name__}); do not pass {', '.join(given)} too")
+            raise TypeError(
+                f"fit(trainer, ...) takes modules, optimizers and states from the trainer "
+                f"({type(trainer).__name__}); do not pass {', '.join(given)} too"
+            )
         return trainer.step, dict(trainer.modules), dict(trainer.optimizers), None, dict(trainer.states)
     if not callable(trainer):
-        raise TypeError(f"fit's first argument must be a Trainer (modules, optimizers, states, step) or a "
-                        f"step function, got {type(trainer).__name__}")
+        raise TypeError(
+            f"fit's first argument must be a Trainer (modules, optimizers, states, step) or a "
+            f"step function, got {type(trainer).__name__}"
+        )
     if modules is None:
-        raise TypeError("fit(step_fn, ...) needs modules=...: pass a Trainer instead, whose modules, "
-                        "optimizers and states fit takes from it")
+        raise TypeError(
+            "fit(step_fn, ...) needs modules=...: pass a Trainer instead, whose modules, "
+            "optimizers and states fit takes from it"
+        )
     return trainer, modules, optimizers, schedulers, states
 
 
-def fit(trainer: Union[Trainer, Callable[[Any], Mapping[str, Any]]], batches: Any, steps: int, *,
-        modules: Optional[Mapping[str, nn.Module]] = None,
-        optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
-        schedulers: Optional[Mapping[str, Any]] = None,
-        states: Optional[Mapping[str, Any]] = None,
-        checkpoint: Optional[PathLike] = None, checkpoint_every: int = 500,
-        config: Any = None, snapshot_fn: Optional[Callable[[], torch.Tensor]] = None,
-        snapshot_every: int = 0, time_limit: Optional[float] = None,
-        progress: bool = True, desc: str = "training", history: Optional[History] = None,
-        on_step: Optional[Callable[[int, Mapping[str, float]], None]] = None) -> History:
+def fit(
+    trainer: Union[Trainer, Callable[[Any], Mapping[str, Any]]],
+    batches: Any,
+    steps: int,
+    *,
+    modules: Optional[Mapping[str, nn.Module]] = None,
+    optimizers: Optional[Mapping[str, torch.optim.Optimizer]] = None,
+    schedulers: Optional[Mapping[str, Any]] = None,
+    states: Optional[Mapping[str, Any]] = None,
+    checkpoint: Optional[PathLike] = None,
+    checkpoint_every: int = 500,
+    config: Any = None,
+    snapshot_fn: Optional[Callable[[], torch.Tensor]] = None,
+    snapshot_every: int = 0,
+    time_limit: Optional[float] = None,
+    progress: bool = True,
+    desc: str = "training",
+    history: Optional[History] = None,
+    on_step: Optional[Callable[[int, Mapping[str, float]], None]] = None,
+) -> History:
     """Run ``trainer.step(next(batches))`` until ``steps`` steps are done; return the loss history.
 
     - ``trainer``: a :class:`Trainer` (every chapter's model is one); its ``modules``,
@@ -527,16 +616,38 @@ def fit(trainer: Union[Trainer, Callable[[Any], Mapping[str, Any]]], batches: An
     history = history if history is not None else History()
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, modules=modules, optimizers=optimizers,
-                                schedulers=schedulers, history=history, batches=batches, config=config,
-                                states=states)
+        state = load_checkpoint(
+            checkpoint,
+            modules=modules,
+            optimizers=optimizers,
+            schedulers=schedulers,
+            history=history,
+            batches=batches,
+            config=config,
+            states=states,
+        )
         start = state["step"]
-    save = (lambda s: save_checkpoint(checkpoint, modules=modules, optimizers=optimizers,
-                                      schedulers=schedulers, step=s, history=history,
-                                      batches=batches, config=config, states=states)) if checkpoint else None
+    save = (
+        (
+            lambda s: save_checkpoint(
+                checkpoint,
+                modules=modules,
+                optimizers=optimizers,
+                schedulers=schedulers,
+                step=s,
+                history=history,
+                batches=batches,
+                config=config,
+                states=states,
+            )
+        )
+        if checkpoint
+        else None
+    )
     bar = None
     if progress and steps > start:
         from tqdm.auto import tqdm
+
         bar = tqdm(total=steps, initial=start, desc=desc, mininterval=1.0, leave=False)
     began, cpu_began = time.perf_counter(), time.process_time()
     elapsed_before, cpu_before = history.seconds, history.cpu_seconds
@@ -573,8 +684,11 @@ def fit(trainer: Union[Trainer, Callable[[Any], Mapping[str, Any]]], batches: An
             if stop.requested:
                 if save is not None:
                     save(step)
-                    print(f"{desc}: interrupted after step {step} of {steps}; checkpoint written to "
-                          f"{checkpoint}. Run the same call again to resume from it.", flush=True)
+                    print(
+                        f"{desc}: interrupted after step {step} of {steps}; checkpoint written to "
+                        f"{checkpoint}. Run the same call again to resume from it.",
+                        flush=True,
+                    )
                 raise KeyboardInterrupt
             if time_limit is not None and step < steps and time.perf_counter() - began >= time_limit:
                 if save is not None:
@@ -583,7 +697,8 @@ def fit(trainer: Union[Trainer, Callable[[Any], Mapping[str, Any]]], batches: An
                     f"{desc}: {time.perf_counter() - began:.0f} s passed the time_limit of {time_limit:g} s "
                     f"after {step} of {steps} steps. The machine is too slow or too busy for this "
                     "budget; the result was not cut short. Raise time_limit, or run on a less busy "
-                    "machine" + (f" (the checkpoint {checkpoint} resumes where this stopped)." if save else "."))
+                    "machine" + (f" (the checkpoint {checkpoint} resumes where this stopped)." if save else ".")
+                )
         if save is not None and step > start and step % max(checkpoint_every, 1) != 0:
             save(step)
     finally:

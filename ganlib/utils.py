@@ -1,4 +1,5 @@
 """Small utilities every chapter uses: seeding, device choice, threads, parameter counts."""
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,9 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-def setup(seed: int = 0, profile: Optional[str] = None, threads: Optional[int] = None,
-          verbose: bool = True) -> torch.device:
+def setup(
+    seed: int = 0, profile: Optional[str] = None, threads: Optional[int] = None, verbose: bool = True
+) -> torch.device:
     """Seed, set threads and choose the device for a chapter; print one summary line."""
     from . import __version__
     from .profiles import get_profile
@@ -67,6 +69,8 @@ def setup(seed: int = 0, profile: Optional[str] = None, threads: Optional[int] =
     seed_everything(seed)
     device = get_device()
     if verbose:
-        print(f"ganlib {__version__} | torch {torch.__version__} | device {device} | "
-              f"{n} CPU threads | profile {name} | seed {seed}")
+        print(
+            f"ganlib {__version__} | torch {torch.__version__} | device {device} | "
+            f"{n} CPU threads | profile {name} | seed {seed}"
+        )
     return device

@@ -1,5 +1,6 @@
 """Pictures: sample grids with row labels, loss curves, input/output/target side by side,
 and strips of many outputs for one input. Images are tensors in [-1, 1], ``(N, C, H, W)``."""
+
 from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
@@ -13,13 +14,25 @@ def to_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> torch.Ten
     """A grid of ``images`` in [-1, 1] as an ``(H, W, C)`` tensor in [0, 1] for ``imshow``."""
     if images.dim() != 4:
         raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
-    grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=padding,
-                     normalize=True, value_range=(-1, 1), pad_value=1.0)
+    grid = make_grid(
+        images.detach().float().cpu().clamp(-1, 1),
+        nrow=nrow,
+        padding=padding,
+        normalize=True,
+        value_range=(-1, 1),
+        pad_value=1.0,
+    )
     return grid.permute(1, 2, 0)
 
 
-def show_grid(images: torch.Tensor, nrow: int = 8, row_labels: Optional[Sequence[str]] = None,
-              title: Optional[str] = None, ax=None, scale: float = 0.6):
+def show_grid(
+    images: torch.Tensor,
+    nrow: int = 8,
+    row_labels: Optional[Sequence[str]] = None,
+    title: Optional[str] = None,
+    ax=None,
+    scale: float = 0.6,
+):
     """Show ``images`` in rows of ``nrow``; ``row_labels`` name the rows (e.g. one per class)."""
     n_rows = -(-len(images) // nrow)
     if row_labels is not None and len(row_labels) != n_rows:
@@ -41,8 +54,7 @@ def show_grid(images: torch.Tensor, nrow: int = 8, row_labels: Optional[Sequence
     return ax
 
 
-def plot_losses(history, names: Optional[Sequence[str]] = None, smooth: int = 20, ax=None,
-                title: str = "losses"):
+def plot_losses(history, names: Optional[Sequence[str]] = None, smooth: int = 20, ax=None, title: str = "losses"):
     """Loss curves from a :class:`ganlib.train.History` (moving average over ``smooth`` steps)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
@@ -51,7 +63,7 @@ def plot_losses(history, names: Optional[Sequence[str]] = None, smooth: int = 20
         if smooth > 1 and len(values) >= smooth:
             kernel = torch.ones(smooth, dtype=torch.float64) / smooth
             values = torch.nn.functional.conv1d(values[None, None], kernel[None, None])[0, 0]
-            steps = history.steps[smooth - 1:]
+            steps = history.steps[smooth - 1 :]
         else:
             steps = history.steps
         ax.plot(steps, values.numpy(), label=name)
@@ -68,24 +80,23 @@ def show_side_by_side(columns: Mapping[str, torch.Tensor], n: int = 4, scale: fl
     fig, axes = plt.subplots(n, len(names), figsize=(scale * len(names), scale * n), squeeze=False)
     for j, name in enumerate(names):
         for i in range(n):
-            img = to_image(columns[name][i:i + 1], nrow=1, padding=0)
-            axes[i, j].imshow(img.numpy(), cmap="gray" if img.shape[-1] == 1 else None,
-                              interpolation="nearest")
+            img = to_image(columns[name][i : i + 1], nrow=1, padding=0)
+            axes[i, j].imshow(img.numpy(), cmap="gray" if img.shape[-1] == 1 else None, interpolation="nearest")
             axes[i, j].axis("off")
         axes[0, j].set_title(name)
     fig.tight_layout()
     return fig
 
 
-def show_strips(inputs: torch.Tensor, outputs: torch.Tensor, title: Optional[str] = None,
-                scale: float = 1.0):
+def show_strips(inputs: torch.Tensor, outputs: torch.Tensor, title: Optional[str] = None, scale: float = 1.0):
     """Many outputs for one input: row ``i`` is ``inputs[i]`` followed by ``outputs[i, 0..K-1]``.
 
     ``inputs``: ``(N, C, H, W)``; ``outputs``: ``(N, K, C', H, W)``.
     """
     if outputs.dim() != 5 or len(outputs) != len(inputs):
-        raise ValueError("outputs must be (N, K, C, H, W) with N = len(inputs); got "
-                         f"{tuple(outputs.shape)} for {len(inputs)} inputs")
+        raise ValueError(
+            f"outputs must be (N, K, C, H, W) with N = len(inputs); got {tuple(outputs.shape)} for {len(inputs)} inputs"
+        )
     n, k = outputs.shape[:2]
     c = outputs.shape[2]
     ins = inputs if inputs.shape[1] == c else inputs[:, :1].expand(-1, c, -1, -1)
@@ -129,9 +140,12 @@ def slider(images_for, values: Sequence, label: str, nrow: int = 8, title: Optio
             show_grid(images_for(values[index]), nrow=nrow, title=f"{label} = {values[index]}")
             plt.show()
 
-        return widgets.interact(draw, index=widgets.IntSlider(0, 0, len(values) - 1, description=label,
-                                                               readout=False))
+        return widgets.interact(draw, index=widgets.IntSlider(0, 0, len(values) - 1, description=label, readout=False))
     rows = [images_for(v)[:nrow] for v in values]
     images = torch.cat(rows)
-    return show_grid(images, nrow=nrow, row_labels=[f"{label} = {v}" for v in values],
-                     title=title or f"{label}: one row per value (a slider in a live notebook)")
+    return show_grid(
+        images,
+        nrow=nrow,
+        row_labels=[f"{label} = {v}" for v in values],
+        title=title or f"{label}: one row per value (a slider in a live notebook)",
+    )

@@ -13,6 +13,7 @@ download code pointed at the mirror, their MD5 checks against the sums the mirro
 (``checksums.json``); chapter 7's Inception weights likewise through ganlib's checksummed
 download (sha256). Chapter 0's gpu profile downloads nothing (ring, bundled digits).
 """
+
 import dataclasses
 import json
 import os
@@ -75,8 +76,13 @@ def _gan(G, D, step_fn, lr):
     models as their notebooks build them."""
     from ganlib.train import GANTrainer
 
-    return GANTrainer(G, D, torch.optim.Adam(G.parameters(), lr, betas=(0.5, 0.999)),
-                      torch.optim.Adam(D.parameters(), lr, betas=(0.5, 0.999)), step_fn)
+    return GANTrainer(
+        G,
+        D,
+        torch.optim.Adam(G.parameters(), lr, betas=(0.5, 0.999)),
+        torch.optim.Adam(D.parameters(), lr, betas=(0.5, 0.999)),
+        step_fn,
+    )
 
 
 def _checksums(mirror: str) -> dict:
@@ -137,23 +143,32 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
 
         def ring_gan():
             seed_everything(0)
-            return _gan(mlp_gan.MLPGenerator(z_dim=cfg.z_dim, out_dim=2, hidden=cfg.hidden),
-                        mlp_gan.MLPDiscriminator(in_dim=2, hidden=cfg.hidden), mlp_gan.gan_step, cfg.lr)
+            return _gan(
+                mlp_gan.MLPGenerator(z_dim=cfg.z_dim, out_dim=2, hidden=cfg.hidden),
+                mlp_gan.MLPDiscriminator(in_dim=2, hidden=cfg.hidden),
+                mlp_gan.gan_step,
+                cfg.lr,
+            )
 
         def digits_gan():
             seed_everything(0)
-            return _gan(mlp_gan.MLPGenerator(z_dim=32, out_dim=64, hidden=cfg.digits_hidden, out_activation="tanh"),
-                        mlp_gan.MLPDiscriminator(in_dim=64, hidden=cfg.digits_hidden),
-                        lambda G, D, og, od, x: mlp_gan.gan_step(G, D, og, od, x.flatten(1)), 2e-4)
+            return _gan(
+                mlp_gan.MLPGenerator(z_dim=32, out_dim=64, hidden=cfg.digits_hidden, out_activation="tanh"),
+                mlp_gan.MLPDiscriminator(in_dim=64, hidden=cfg.digits_hidden),
+                lambda G, D, og, od, x: mlp_gan.gan_step(G, D, og, od, x.flatten(1)),
+                2e-4,
+            )
 
         ring, digits = ring_of_gaussians(20000, seed=0), load_digits(8)[0]
-        out.update(dataset="ring + bundled digits (no download)", batch_size=cfg.batch_size,
-                   hidden=cfg.hidden, digits_hidden=cfg.digits_hidden,
-                   gpu_steps={"ring": cfg.ring_steps, "digits": cfg.digits_steps})
-        g_ring = _fit_resume(ring_gan, lambda: TensorBatches(ring, batch_size=cfg.batch_size, seed=0),
-                             root / "ring").G
-        g_digits = _fit_resume(digits_gan, lambda: TensorBatches(digits, batch_size=128, seed=0),
-                               root / "digits").G
+        out.update(
+            dataset="ring + bundled digits (no download)",
+            batch_size=cfg.batch_size,
+            hidden=cfg.hidden,
+            digits_hidden=cfg.digits_hidden,
+            gpu_steps={"ring": cfg.ring_steps, "digits": cfg.digits_steps},
+        )
+        g_ring = _fit_resume(ring_gan, lambda: TensorBatches(ring, batch_size=cfg.batch_size, seed=0), root / "ring").G
+        g_digits = _fit_resume(digits_gan, lambda: TensorBatches(digits, batch_size=128, seed=0), root / "digits").G
         # the chapter's 8 px judge (mlp_gan.judge_unconditional), here trained 2 steps in $GANLIB_CACHE
         from ganlib.classifier import pretrained_classifier
 
@@ -161,8 +176,10 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
         with torch.no_grad():
             coverage = ring_mode_coverage(g_ring.eval()(torch.randn(1000, cfg.z_dim)))
             p = judge(g_digits.eval()(torch.randn(100, 32)).view(-1, 1, 8, 8)).softmax(1)
-        out["measure"] = {"ring modes covered": float(coverage["modes_covered"]),
-                          "digits judge confidence": float(p.max(1).values.mean())}
+        out["measure"] = {
+            "ring modes covered": float(coverage["modes_covered"]),
+            "digits judge confidence": float(p.max(1).values.mean()),
+        }
     elif chapter.startswith(("01", "02")):
         from ganlib.classifier import conditional_accuracy, intra_class_diversity
         from ganlib.models import acgan, cgan
@@ -172,18 +189,31 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
         kinds = {"cgan": (cgan.MLPConditionalDiscriminator, cgan.cgan_step)}
         if chapter.startswith("02"):
             kinds["acgan"] = (acgan.MLPACGANDiscriminator, acgan.acgan_step)
-        out.update(batch_size=cfg.batch_size, hidden=cfg.hidden, z_dim=cfg.z_dim,
-                   gpu_steps=cfg.mlp_steps if chapter.startswith("01") else cfg.steps)
+        out.update(
+            batch_size=cfg.batch_size,
+            hidden=cfg.hidden,
+            z_dim=cfg.z_dim,
+            gpu_steps=cfg.mlp_steps if chapter.startswith("01") else cfg.steps,
+        )
         judge = _judge(cfg)
         out["measure"] = {}
         for kind, (make_d, step_fn) in kinds.items():
+
             def gan():
                 seed_everything(0)
-                return _gan(cgan.MLPConditionalGenerator(cfg.z_dim, K, cfg.image_size, C, cfg.hidden),
-                            make_d(K, cfg.image_size, C, cfg.hidden), step_fn, cfg.lr)
+                return _gan(
+                    cgan.MLPConditionalGenerator(cfg.z_dim, K, cfg.image_size, C, cfg.hidden),
+                    make_d(K, cfg.image_size, C, cfg.hidden),
+                    step_fn,
+                    cfg.lr,
+                )
 
-            G = _fit_resume(gan, lambda: TensorBatches(x, y, batch_size=cfg.batch_size, seed=0), root / kind,
-                            lambda m: {"config": cfg}).G
+            G = _fit_resume(
+                gan,
+                lambda: TensorBatches(x, y, batch_size=cfg.batch_size, seed=0),
+                root / kind,
+                lambda m: {"config": cfg},
+            ).G
             images, labels = cgan.generate_per_class(G, 2)
             out["measure"][f"{kind} conditional accuracy"] = conditional_accuracy(judge, images, labels)
             out["measure"][f"{kind} intra-class diversity"] = intra_class_diversity(judge, images, labels)
@@ -196,18 +226,26 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
         # the gpu config's architecture and image size; the batch is cut from 50 to 1 (4 D steps of 1
         # image each per G step): at 50, one G step of the 256-wide nets takes minutes on a CPU
         smoke = dc.replace(cfg, batch_size=1)
-        out.update(model="BigGAN (cifar10_config)", g_width=cfg.g_width, d_width=cfg.d_width, z_dim=cfg.z_dim,
-                   d_steps=cfg.d_steps, gpu_batch_size=cfg.batch_size, batch_size=smoke.batch_size,
-                   gpu_steps=cfg.steps)
+        out.update(
+            model="BigGAN (cifar10_config)",
+            g_width=cfg.g_width,
+            d_width=cfg.d_width,
+            z_dim=cfg.z_dim,
+            d_steps=cfg.d_steps,
+            gpu_batch_size=cfg.batch_size,
+            batch_size=smoke.batch_size,
+            gpu_steps=cfg.steps,
+        )
         ckpt = root / "biggan.pt"
         train_biggan(dc.replace(smoke, steps=2), x, y, device="cpu", checkpoint=ckpt, progress=False)
-        G, D, G_ema, history = train_biggan(dc.replace(smoke, steps=3), x, y, device="cpu", checkpoint=ckpt,
-                                            progress=False)
+        G, D, G_ema, history = train_biggan(
+            dc.replace(smoke, steps=3), x, y, device="cpu", checkpoint=ckpt, progress=False
+        )
         assert history.steps == [1, 2, 3], history.steps
         judge = _judge(cfg)
         labels = torch.arange(cfg.num_classes).repeat_interleave(2)
         sampler = ema_with_standing_statistics(G_ema, batches=1, batch_size=4)
-        m = measure_generator(sampler, judge, x[:len(labels)], labels)
+        m = measure_generator(sampler, judge, x[: len(labels)], labels)
         out["measure"] = {k: float(v) for k, v in m.items()}
     elif chapter.startswith("07"):
         from ganlib import metrics
@@ -221,17 +259,23 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
         inception.FID_WEIGHTS_SHA256 = sums[inception.FID_WEIGHTS_FILENAME]["sha256"]
         assert cfg.extractor == "inception", cfg.extractor
         extractor = metrics.fid_inception_extractor()
-        pixels = cfg.image_size ** 2
+        pixels = cfg.image_size**2
 
         def gan():
             seed_everything(0)
-            return _gan(mlp_gan.MLPGenerator(z_dim=32, out_dim=pixels, hidden=cfg.gan_hidden, layers=3,
-                                             out_activation="tanh"),
-                        mlp_gan.MLPDiscriminator(in_dim=pixels, hidden=cfg.gan_hidden, layers=3),
-                        lambda G, D, og, od, b: mlp_gan.gan_step(G, D, og, od, b.flatten(1)), cfg.lr)
+            return _gan(
+                mlp_gan.MLPGenerator(z_dim=32, out_dim=pixels, hidden=cfg.gan_hidden, layers=3, out_activation="tanh"),
+                mlp_gan.MLPDiscriminator(in_dim=pixels, hidden=cfg.gan_hidden, layers=3),
+                lambda G, D, og, od, b: mlp_gan.gan_step(G, D, og, od, b.flatten(1)),
+                cfg.lr,
+            )
 
-        out.update(extractor="FID Inception-v3 (mirror weights: random)", gan_hidden=cfg.gan_hidden,
-                   batch_size=cfg.batch_size, gpu_steps=cfg.gan_steps)
+        out.update(
+            extractor="FID Inception-v3 (mirror weights: random)",
+            gan_hidden=cfg.gan_hidden,
+            batch_size=cfg.batch_size,
+            gpu_steps=cfg.gan_steps,
+        )
         G = _fit_resume(gan, lambda: TensorBatches(x, batch_size=cfg.batch_size, seed=0), root / "gan").G
         n = 16  # 299 px Inception forwards are the cost here: 16 real, 16 generated
         with torch.no_grad():
@@ -241,12 +285,16 @@ def run_labelled(chapter: str, mirror: str, root: Path) -> dict:
         with torch.no_grad():  # = extractor.logits(fake), from the pool features already computed
             logits = extractor.network.logits_from_pool(torch.as_tensor(fake_f, dtype=torch.float32))
         import warnings
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # KID on a handful of features warns that it is noisy
             kid = metrics.kernel_inception_distance(real_f, fake_f, subsets=2, subset_size=n // 2)[0]
         assert float(real_f.std(0).mean()) > 0, "the Inception features do not vary: the measures would be 0"
-        out["measure"] = {"FID": metrics.fid_from_features(real_f, fake_f),
-                          "IS": metrics.inception_score(logits, splits=1)[0], "KID": float(kid)}
+        out["measure"] = {
+            "FID": metrics.fid_from_features(real_f, fake_f),
+            "IS": metrics.inception_score(logits, splits=1)[0],
+            "KID": float(kid),
+        }
         out["features"] = list(real_f.shape)
     else:
         raise ValueError(f"no gpu smoke run for {chapter}")
@@ -267,25 +315,38 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
     name = Path(spec.url).name
     registry.DATASETS[spec.name] = dataclasses.replace(spec, url=f"{mirror}/{name}", sha256=None)
     folder = registry.download(spec.name, root=root, progress=False)
-    out = {"chapter": chapter, "dataset": spec.name, "image_size": cfg.image_size,
-           "batch_size": cfg.batch_size, "model": type(cfg.model).__name__}
+    out = {
+        "chapter": chapter,
+        "dataset": spec.name,
+        "image_size": cfg.image_size,
+        "batch_size": cfg.batch_size,
+        "model": type(cfg.model).__name__,
+    }
     jitter = bool(getattr(cfg, "jitter", False))
     if chapter.startswith("03"):
         from ganlib.models.pix2pix import Pix2Pix, evaluate_paired_translation
 
-        batches = lambda: StreamingBatches(PairedImages(folder, "train", cfg.direction, cfg.image_size,  # noqa: E731
-                                                        jitter=jitter), cfg.batch_size)
-        model = _fit_resume(lambda: Pix2Pix(cfg.model), batches, root,
-                            fit_kwargs=lambda m: {"config": m.cfg})
+        batches = lambda: StreamingBatches(  # noqa: E731
+            PairedImages(
+                folder,
+                "train",
+                cfg.direction,
+                cfg.image_size,
+                jitter=jitter,
+            ),
+            cfg.batch_size,
+        )
+        model = _fit_resume(lambda: Pix2Pix(cfg.model), batches, root, fit_kwargs=lambda m: {"config": m.cfg})
         a, b = registry.load_paired(folder, "val", cfg.direction, size=cfg.image_size)
         out["measure"] = {"val L1": float(evaluate_paired_translation(model.G, a, b)["l1"])}
     elif chapter.startswith("04"):
         from ganlib.models.cyclegan import CycleGAN
 
-        batches = lambda: StreamingBatches(UnpairedImages(folder, "train", cfg.image_size, jitter=jitter),  # noqa: E731
-                                           cfg.batch_size)
-        model = _fit_resume(lambda: CycleGAN(cfg.model), batches, root,
-                            fit_kwargs=lambda m: {"config": m.cfg})
+        batches = lambda: StreamingBatches(  # noqa: E731
+            UnpairedImages(folder, "train", cfg.image_size, jitter=jitter),
+            cfg.batch_size,
+        )
+        model = _fit_resume(lambda: CycleGAN(cfg.model), batches, root, fit_kwargs=lambda m: {"config": m.cfg})
         x, _ = registry.load_unpaired(folder, "test", size=cfg.image_size)
         with torch.no_grad():
             model.G.eval()
@@ -293,10 +354,17 @@ def run(chapter: str, mirror: str, root: Path) -> dict:
     elif chapter.startswith("05"):
         from ganlib.models.bicyclegan import BicycleGAN, diversity, sample_outputs, to_grey
 
-        batches = lambda: StreamingBatches(PairedImages(folder, "train", getattr(cfg, "direction", "AtoB"),  # noqa: E731
-                                                        cfg.image_size, jitter=jitter), cfg.batch_size)
-        model = _fit_resume(lambda: BicycleGAN(cfg.model), batches, root,
-                            fit_kwargs=lambda m: {"config": m.cfg})
+        batches = lambda: StreamingBatches(  # noqa: E731
+            PairedImages(
+                folder,
+                "train",
+                getattr(cfg, "direction", "AtoB"),
+                cfg.image_size,
+                jitter=jitter,
+            ),
+            cfg.batch_size,
+        )
+        model = _fit_resume(lambda: BicycleGAN(cfg.model), batches, root, fit_kwargs=lambda m: {"config": m.cfg})
         a, _ = registry.load_paired(folder, "val", size=cfg.image_size)
         a = to_grey(a[:1]) if cfg.model.in_channels == 1 else a[:1]  # the official --input_nc 1
         outs = sample_outputs(model.G, a, 2, torch.Generator().manual_seed(0))

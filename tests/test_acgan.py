@@ -1,4 +1,5 @@
 """Tests of AC-GAN (Odena, Olah & Shlens 2017): the two-headed discriminator, its losses, its step."""
+
 import math
 import time
 
@@ -60,8 +61,11 @@ def test_heads_and_discriminator_shapes():
     s, c = h(torch.zeros(2, 5))
     assert s.shape == (2,) and c.shape == (2, 3)
     for size in (8, 16, 32):
-        for D in (MLPACGANDiscriminator(image_size=size), ConvACGANDiscriminator(image_size=size),
-                  ConvACGANDiscriminator(image_size=size, channels=3, spectral_norm=True)):
+        for D in (
+            MLPACGANDiscriminator(image_size=size),
+            ConvACGANDiscriminator(image_size=size),
+            ConvACGANDiscriminator(image_size=size, channels=3, spectral_norm=True),
+        ):
             s, c = D(torch.zeros(4, D.channels, size, size))
             assert s.shape == (4,) and c.shape == (4, 10)
 
@@ -109,7 +113,7 @@ def test_acgan_step_uses_generated_labels_for_fakes(monkeypatch):
     out = acgan_step(G, D, og, od, real, labels)
     torch.manual_seed(1)
     expected_fake_labels = torch.randint(0, 10, (16,))
-    (rl, fl), = seen
+    ((rl, fl),) = seen
     assert torch.equal(rl, labels)
     assert torch.equal(fl, expected_fake_labels), "fakes must be classified against the labels G was given"
     assert set(out) == {"d_loss", "g_loss", "d_class_real"} and len(D.calls) == 3
@@ -126,8 +130,13 @@ def test_acgan_learns_conditional_digits(tmp_path):
     og = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     od = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     start = time.process_time()
-    fit(lambda b: acgan_step(G, D, og, od, *b), TensorBatches(x, y, batch_size=64, seed=0), 1500,
-        modules={"G": G, "D": D}, progress=False)
+    fit(
+        lambda b: acgan_step(G, D, og, od, *b),
+        TensorBatches(x, y, batch_size=64, seed=0),
+        1500,
+        modules={"G": G, "D": D},
+        progress=False,
+    )
     took = time.process_time() - start
     acc = conditional_accuracy(clf, *generate_per_class(G, 100))
     assert base < 0.3, f"an untrained generator should be near chance, got {base:.2f}"

@@ -5,6 +5,7 @@ Archives (symlink chains, zip bombs, lying headers), downloads (truncated withou
 page instead of an archive, a wrong pin), checkpoints (truncated, empty, stale temporaries, resuming
 after a NaN loss with a lower learning rate) and images (16-bit, truncated, grey, RGBA, palette).
 The HTTP server listens on 127.0.0.1 only; nothing here touches the internet."""
+
 import io
 import itertools
 import shutil
@@ -44,7 +45,7 @@ def _quadratic(cfg: QuadraticConfig):
     opt = torch.optim.SGD([w], lr=cfg.lr)
 
     def step(_):
-        loss = (w ** 2).sum()
+        loss = (w**2).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -55,8 +56,18 @@ def _quadratic(cfg: QuadraticConfig):
 
 def _fit(cfg, path, steps=None, **kwargs):
     model, opt, step = _quadratic(cfg)
-    fit(step, itertools.repeat(None), cfg.steps if steps is None else steps, modules={"w": model},
-        optimizers={"opt": opt}, checkpoint=path, checkpoint_every=10, config=cfg, progress=False, **kwargs)
+    fit(
+        step,
+        itertools.repeat(None),
+        cfg.steps if steps is None else steps,
+        modules={"w": model},
+        optimizers={"opt": opt},
+        checkpoint=path,
+        checkpoint_every=10,
+        config=cfg,
+        progress=False,
+        **kwargs,
+    )
     return model, opt
 
 
@@ -81,21 +92,33 @@ def test_nan_advice_is_followable_resume_with_a_lower_learning_rate(tmp_path, ca
     assert opt.param_groups[0]["lr"] == 0.25  # the new rate, not the checkpoint's
     assert torch.load(path, weights_only=True)["step"] == 200
     w = model.w.detach().abs().item()
-    assert w == pytest.approx((2.0 ** 60) * 0.5 ** 140, rel=1e-5)  # 60 steps of x2, then 140 of x0.5
+    assert w == pytest.approx((2.0**60) * 0.5**140, rel=1e-5)  # 60 steps of x2, then 140 of x0.5
+
     # any other change is still refused
     @dataclass
     class Wider(QuadraticConfig):
         width: int = 2
+
     with pytest.raises(ValueError, match="another config"):
         _fit(Wider(lr=0.25), path)
 
 
 def test_nan_without_checkpoint_gives_advice_that_needs_none(tmp_path):
     model, opt, step = _quadratic(QuadraticConfig())
-    with pytest.raises(NonFiniteLoss, match=r"Lower the learning rate in the config \(lr.*pass checkpoint=\.\.\. "
-                                            "to fit to be able to resume"):
-        fit(step, itertools.repeat(None), 100, modules={"w": model}, optimizers={"opt": opt},
-            config=QuadraticConfig(), progress=False)
+    with pytest.raises(
+        NonFiniteLoss,
+        match=r"Lower the learning rate in the config \(lr.*pass checkpoint=\.\.\. "
+        "to fit to be able to resume",
+    ):
+        fit(
+            step,
+            itertools.repeat(None),
+            100,
+            modules={"w": model},
+            optimizers={"opt": opt},
+            config=QuadraticConfig(),
+            progress=False,
+        )
 
 
 def test_changed_learning_rate_keeps_the_schedule_shape(tmp_path):
@@ -106,25 +129,28 @@ def test_changed_learning_rate_keeps_the_schedule_shape(tmp_path):
     def build(lr):
         w = nn.Linear(1, 1)
         opt = torch.optim.SGD(w.parameters(), lr=lr)
-        return w, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5 ** e)
+        return w, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5**e)
 
     w, opt, sched = build(1.0)
     for _ in range(3):
         opt.step()
         sched.step()
     assert opt.param_groups[0]["lr"] == 0.125
-    save_checkpoint(tmp_path / "c.pt", modules={"w": w}, optimizers={"o": opt}, schedulers={"s": sched},
-                    step=3, config=Cfg(1.0))
+    save_checkpoint(
+        tmp_path / "c.pt", modules={"w": w}, optimizers={"o": opt}, schedulers={"s": sched}, step=3, config=Cfg(1.0)
+    )
     w2, opt2, sched2 = build(0.1)
-    load_checkpoint(tmp_path / "c.pt", modules={"w": w2}, optimizers={"o": opt2}, schedulers={"s": sched2},
-                    config=Cfg(0.1))
+    load_checkpoint(
+        tmp_path / "c.pt", modules={"w": w2}, optimizers={"o": opt2}, schedulers={"s": sched2}, config=Cfg(0.1)
+    )
     assert opt2.param_groups[0]["lr"] == pytest.approx(0.0125) and sched2.base_lrs == [0.1]
     sched2.step()
-    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 4)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**4)
     # the same config: the checkpoint's rates, exactly (resumption stays bit-identical)
     w3, opt3, sched3 = build(1.0)
-    load_checkpoint(tmp_path / "c.pt", modules={"w": w3}, optimizers={"o": opt3}, schedulers={"s": sched3},
-                    config=Cfg(1.0))
+    load_checkpoint(
+        tmp_path / "c.pt", modules={"w": w3}, optimizers={"o": opt3}, schedulers={"s": sched3}, config=Cfg(1.0)
+    )
     assert opt3.param_groups[0]["lr"] == 0.125 and sched3.base_lrs == [1.0]
 
 
@@ -148,8 +174,10 @@ def test_damaged_checkpoint_names_the_file_and_the_previous_one(tmp_path, damage
     print(f"{damage.upper()} CHECKPOINT:", message)
     what = "is empty (0 bytes)" if damage == "empty" else f"is damaged ({len(data) // 2} bytes, truncated"
     assert message.startswith(f"checkpoint {path} {what}")
-    assert (f"The checkpoint before it, {tmp_path / 'run.previous.pt'} (step 10), loads: copy it over {path} "
-            "to resume from step 10") in message
+    assert (
+        f"The checkpoint before it, {tmp_path / 'run.previous.pt'} (step 10), loads: copy it over {path} "
+        "to resume from step 10"
+    ) in message
     assert previous_checkpoint(path).read_bytes() == previous_bytes  # nothing good was lost
     # the advice, followed: the run resumes from step 10 and finishes
     shutil.copyfile(previous_checkpoint(path), path)
@@ -168,8 +196,11 @@ def test_damaged_checkpoint_without_a_previous_one(tmp_path):
     save_checkpoint(path, modules={"w": model}, optimizers={"opt": opt}, step=1)
     assert not previous_checkpoint(path).exists()
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(CheckpointError, match=r"only\.pt is damaged .*No earlier checkpoint is kept beside it: "
-                                              r"delete .*only\.pt to start afresh"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"only\.pt is damaged .*No earlier checkpoint is kept beside it: "
+        r"delete .*only\.pt to start afresh",
+    ):
         load_checkpoint(path, modules={"w": model})
 
 
@@ -181,8 +212,11 @@ def test_a_pickle_with_code_is_still_refused_clearly(tmp_path):
             return (os.getcwd, ())
 
     torch.save({"format": "ganlib-checkpoint-1", "evil": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match=r"cannot be loaded safely.*weights_only=True refuses.*do not load it "
-                                              "with weights_only=False unless you trust"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"cannot be loaded safely.*weights_only=True refuses.*do not load it "
+        "with weights_only=False unless you trust",
+    ):
         load_checkpoint(tmp_path / "evil.pt", modules={})
 
 
@@ -201,7 +235,8 @@ def test_stale_temporary_files_are_removed_on_the_next_save(tmp_path):
     assert not any(p.exists() for p in stale)
     assert all(p.read_bytes() == b"not ours" for p in others)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [".other.pt.abc.tmp", "notes.tmp", "run.pt", "run.pt.bak", "run.previous.pt"])
+        [".other.pt.abc.tmp", "notes.tmp", "run.pt", "run.pt.bak", "run.previous.pt"]
+    )
     assert torch.load(path, weights_only=True)["step"] == 2
     assert torch.load(previous_checkpoint(path), weights_only=True)["step"] == 1
 
@@ -262,11 +297,15 @@ def _everything_under(folder):
 
 CHAINS = {
     # the issue's chain: s -> ".", then s/t (really ./t) -> ".." : t/evil.txt would be ../evil.txt
-    "chain": ((("s", "->", "."), ("s/t", "->", ".."), ("t/evil.txt", b"x")),
-              "symlink 's/t' -> '..' that points outside"),
+    "chain": (
+        (("s", "->", "."), ("s/t", "->", ".."), ("t/evil.txt", b"x")),
+        "symlink 's/t' -> '..' that points outside",
+    ),
     # three links deep: a -> ".", a/b (= b) -> "a", a/b/c (= c) -> "../.."
-    "deeper": ((("a", "->", "."), ("a/b", "->", "a"), ("a/b/c", "->", "../.."), ("c/evil.txt", b"x")),
-               "symlink 'a/b/c' -> '../..' that points outside"),
+    "deeper": (
+        (("a", "->", "."), ("a/b", "->", "a"), ("a/b/c", "->", "../.."), ("c/evil.txt", b"x")),
+        "symlink 'a/b/c' -> '../..' that points outside",
+    ),
     # a link whose target only escapes through a link defined after it
     "forward": ((("x", "->", "y/.."), ("y", "->", "../.."), ("x/evil.txt", b"x")), "symlink 'y' -> '../..'"),
     # links that loop
@@ -274,8 +313,7 @@ CHAINS = {
     # a real folder first, then a symlink of the same name moving what was written into it
     "moved": ((("e", None), ("e/f.txt", b"x"), ("e", "->", "sub")), "'e/f.txt' that a later symlink moves"),
     # a file written through an earlier symlink of the same name
-    "through": ((("out", "->", "sub/f.txt"), ("sub", None), ("out", b"overwrites the link's target")),
-                "'out' twice"),
+    "through": ((("out", "->", "sub/f.txt"), ("sub", None), ("out", b"overwrites the link's target")), "'out' twice"),
     # the chain with another case: on macOS and Windows file systems s/ is S/, so it is refused everywhere
     "case": ((("S", "->", "."), ("s/t", "->", "..")), "symlink 's/t' -> '..' that points outside"),
     # a hard link to a file reached through the chain
@@ -316,8 +354,15 @@ def test_links_that_stay_inside_still_extract(tmp_path, monkeypatch, data_filter
     if not data_filter:
         monkeypatch.delattr(tarfile, "data_filter", raising=False)
     archive = tmp_path / "good.tar.gz"
-    archive.write_bytes(_tar_gz(("d/real/x.txt", b"hello"), ("d/alias", "->", "real"), ("d/alias2", "->", "alias"),
-                                ("d/up", "->", "../d/real/x.txt"), ("d/hard", "=>", "d/real/x.txt")))
+    archive.write_bytes(
+        _tar_gz(
+            ("d/real/x.txt", b"hello"),
+            ("d/alias", "->", "real"),
+            ("d/alias2", "->", "alias"),
+            ("d/up", "->", "../d/real/x.txt"),
+            ("d/hard", "=>", "d/real/x.txt"),
+        )
+    )
     target = extract(archive, tmp_path / "t")
     assert (target / "d" / "alias2" / "x.txt").read_bytes() == b"hello"
     assert (target / "d" / "up").read_bytes() == (target / "d" / "hard").read_bytes() == b"hello"
@@ -328,8 +373,11 @@ def test_a_zip_bomb_is_refused_before_anything_is_written(tmp_path):
     archive = tmp_path / "bomb.zip"
     archive.write_bytes(_zip({"pics/a.png": b"\0" * (20 << 20)}))  # 20 MiB of zeros in about 20 KB
     assert archive.stat().st_size < 100_000
-    with pytest.raises(UnsafeArchiveError, match=r"declares 20\.0 MiB of content up to the member 'pics/a\.png': "
-                                                 r"\d+ times its own size, where at most 100 times") as caught:
+    with pytest.raises(
+        UnsafeArchiveError,
+        match=r"declares 20\.0 MiB of content up to the member 'pics/a\.png': "
+        r"\d+ times its own size, where at most 100 times",
+    ) as caught:
         extract(archive, tmp_path / "out" / "target")
     print("ZIP BOMB:", caught.value)
     assert list((tmp_path / "out").iterdir()) == []
@@ -347,9 +395,12 @@ def test_declared_size_and_member_count_bounds(tmp_path):
     noise = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()  # incompressible
     archive = tmp_path / "big.zip"
     archive.write_bytes(_zip({"a.bin": noise}))
-    with pytest.raises(UnsafeArchiveError, match=r"declares more than 97\.7 KiB of content \(195\.3 KiB up to the "
-                                                 r"member 'a\.bin'\).*If the archive is genuine, "
-                                                 r"pass a larger max_bytes= to extract"):
+    with pytest.raises(
+        UnsafeArchiveError,
+        match=r"declares more than 97\.7 KiB of content \(195\.3 KiB up to the "
+        r"member 'a\.bin'\).*If the archive is genuine, "
+        r"pass a larger max_bytes= to extract",
+    ):
         extract(archive, tmp_path / "out" / "t", max_bytes=100_000)
     extract(archive, tmp_path / "out" / "t", max_bytes=300_000)  # under the bound: fine
     many = tmp_path / "many.tar.gz"
@@ -362,7 +413,7 @@ def test_declared_size_and_member_count_bounds(tmp_path):
 def test_a_zip_member_bigger_than_its_header_says_stops_the_extraction(tmp_path):
     data = bytearray(_zip({"big.bin": b"\0" * (1 << 20)}))
     local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
-    struct.pack_into("<I", data, local + 22, 1000)   # uncompressed size in the local header ...
+    struct.pack_into("<I", data, local + 22, 1000)  # uncompressed size in the local header ...
     struct.pack_into("<I", data, central + 24, 1000)  # ... and in the central directory: 1 MiB declared as 1000 B
     archive = tmp_path / "lies.zip"
     archive.write_bytes(bytes(data))
@@ -408,6 +459,7 @@ def server():
 
 def _pix2pix_archive(name="toy") -> bytes:
     from PIL import Image
+
     members = []
     for i in range(3):
         buf = io.BytesIO()
@@ -423,8 +475,11 @@ def test_a_transfer_truncated_without_length_is_not_pinned(server, tmp_path):
     real = _pix2pix_archive()
     server.files["/toy.tar.gz"] = {"body": real, "type": "application/x-gzip", "length": False, "cut": len(real) // 2}
     url, dest, record = server.url + "/toy.tar.gz", tmp_path / "downloads" / "toy.tar.gz", tmp_path / "checksums.json"
-    with pytest.raises(DownloadError, match=r"incomplete or damaged: \d+ bytes arrived without a Content-Length "
-                                            r"to check them against, and the archive does not open") as caught:
+    with pytest.raises(
+        DownloadError,
+        match=r"incomplete or damaged: \d+ bytes arrived without a Content-Length "
+        r"to check them against, and the archive does not open",
+    ) as caught:
         download_url(url, dest, progress=False, checksums=record)
     print("TRUNCATED WITHOUT LENGTH:", caught.value)
     assert not record.exists() and list(dest.parent.iterdir()) == []  # nothing pinned, nothing kept
@@ -441,9 +496,12 @@ def test_a_transfer_truncated_without_length_is_not_pinned(server, tmp_path):
 def test_an_html_page_is_never_pinned_as_the_archive(server, tmp_path, ctype):
     server.files["/toy.tar.gz"] = {"body": HTML, "type": ctype}
     spec = DatasetSpec("toy", server.url + "/toy.tar.gz", None, "tar.gz", "paired")
-    with pytest.raises(DownloadError, match=r"answered with an HTML page .*starting '<!DOCTYPE html> <html><head>"
-                                            r"<title>Log in to Hotel Wi-Fi.*captive portal.*Nothing was kept and no "
-                                            r"checksum was recorded") as caught:
+    with pytest.raises(
+        DownloadError,
+        match=r"answered with an HTML page .*starting '<!DOCTYPE html> <html><head>"
+        r"<title>Log in to Hotel Wi-Fi.*captive portal.*Nothing was kept and no "
+        r"checksum was recorded",
+    ) as caught:
         download(spec, root=tmp_path, progress=False)
     if ctype.startswith("text/html"):
         print("HTML PAGE:", caught.value)
@@ -469,8 +527,11 @@ def test_a_wrong_pin_says_how_to_reset_it_and_the_reset_works(server, tmp_path):
 def test_a_file_that_cannot_be_checked_needs_a_length_or_a_checksum(server, tmp_path):
     payload = b"weights " * 100  # not an archive, not a zip: nothing to check completeness against
     server.files["/w.bin"] = {"body": payload, "length": False}
-    with pytest.raises(DownloadError, match=r"sent without a Content-Length \(800 bytes arrived.*will not record its "
-                                            r"checksum on trust\. Nothing was kept\. Pass the published checksum"):
+    with pytest.raises(
+        DownloadError,
+        match=r"sent without a Content-Length \(800 bytes arrived.*will not record its "
+        r"checksum on trust\. Nothing was kept\. Pass the published checksum",
+    ):
         download_url(server.url + "/w.bin", tmp_path / "w.bin", progress=False)
     assert list(tmp_path.iterdir()) == []
     download_url(server.url + "/w.bin", tmp_path / "w.bin", dl.hashlib.sha256(payload).hexdigest(), progress=False)
@@ -497,8 +558,11 @@ def test_an_existing_bad_file_is_not_pinned(server, tmp_path):
 def test_a_bomb_through_the_registry_names_the_entry_to_change(server, tmp_path):
     server.files["/bomb.zip"] = {"body": _zip({"bomb/trainA/a.png": b"\0" * (4 << 20)}), "type": "application/zip"}
     spec = DatasetSpec("bomb", server.url + "/bomb.zip", None, "zip", "unpaired")
-    with pytest.raises(UnsafeArchiveError, match=r"times its own size.*raise max_bytes / max_members / max_ratio in "
-                                                 r"the DatasetSpec of 'bomb'"):
+    with pytest.raises(
+        UnsafeArchiveError,
+        match=r"times its own size.*raise max_bytes / max_members / max_ratio in "
+        r"the DatasetSpec of 'bomb'",
+    ):
         download(spec, root=tmp_path, progress=False)
     assert not (tmp_path / "bomb").exists() and not list(tmp_path.glob(".bomb.partial-*"))
     assert DATASETS["edges2handbags"].max_bytes > DATASETS["facades"].max_bytes == dl.DEFAULT_MAX_BYTES
@@ -512,11 +576,17 @@ from ganlib.data.registry import ImageFileError, load_paired, load_unpaired  # n
 
 def _png_bytes(width, height, depth, colour_type, rows) -> bytes:
     """A PNG written by hand (any bit depth PIL cannot write): rows are the raw scanlines."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     raw = b"".join(b"\x00" + row for row in rows)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _unpaired(tmp_path, files: dict):
@@ -536,18 +606,22 @@ def _pixels(x):
 
 
 def test_16_bit_pngs_are_scaled_by_their_bit_depth(tmp_path):
-    grey = np.array([[0, 257 * 64, 32768, 65535]], dtype=">u2")             # 16-bit grey
-    rgb = np.array([[[65535, 0, 257 * 200]] * 4], dtype=">u2")               # 16-bit RGB
-    files = {"a_grey16.png": _png_bytes(4, 1, 16, 0, [grey.tobytes()]),
-             "b_rgb16.png": _png_bytes(4, 1, 16, 2, [rgb.tobytes()])}
+    grey = np.array([[0, 257 * 64, 32768, 65535]], dtype=">u2")  # 16-bit grey
+    rgb = np.array([[[65535, 0, 257 * 200]] * 4], dtype=">u2")  # 16-bit RGB
+    files = {
+        "a_grey16.png": _png_bytes(4, 1, 16, 0, [grey.tobytes()]),
+        "b_rgb16.png": _png_bytes(4, 1, 16, 2, [rgb.tobytes()]),
+    }
     X, _ = load_unpaired(_unpaired(tmp_path, files))
     assert _pixels(X[0, :, 0]).T.tolist() == [[0] * 3, [64] * 3, [128] * 3, [255] * 3]  # not 98 % white
     assert _pixels(X[1, :, 0, 0]).tolist() == [255, 0, 200]
 
 
 def test_low_bit_depth_grey_pngs_are_scaled_too(tmp_path):
-    files = {"a_2bit.png": _png_bytes(4, 1, 2, 0, [bytes([0b00011011])]),   # 0, 1, 2, 3 of 3
-             "b_4bit.png": _png_bytes(4, 1, 4, 0, [bytes([0x05, 0xAF])])}   # 0, 5, 10, 15 of 15
+    files = {
+        "a_2bit.png": _png_bytes(4, 1, 2, 0, [bytes([0b00011011])]),  # 0, 1, 2, 3 of 3
+        "b_4bit.png": _png_bytes(4, 1, 4, 0, [bytes([0x05, 0xAF])]),
+    }  # 0, 5, 10, 15 of 15
     X, _ = load_unpaired(_unpaired(tmp_path, files))
     assert _pixels(X[0, 0, 0]).tolist() == [0, 85, 170, 255]
     assert _pixels(X[1, 0, 0]).tolist() == [0, 85, 170, 255]
@@ -561,8 +635,10 @@ def test_a_truncated_png_is_named(tmp_path):
         load_unpaired(folder)
     message = str(caught.value)
     print("TRUNCATED PNG:", message)
-    assert message.startswith(f"{folder / 'trainA' / 'cut.png'} cannot be read as an image (OSError: image file is "
-                              "truncated): the file is truncated or damaged")
+    assert message.startswith(
+        f"{folder / 'trainA' / 'cut.png'} cannot be read as an image (OSError: image file is "
+        "truncated): the file is truncated or damaged"
+    )
     (folder / "trainA" / "cut.png").write_bytes(b"not an image at all")
     with pytest.raises(ImageFileError, match=r"cut\.png cannot be read as an image \(UnidentifiedImageError"):
         load_unpaired(folder)
@@ -580,15 +656,19 @@ def test_grey_palette_and_opaque_alpha_are_converted_as_documented(tmp_path):
     palette.putdata([0, 1])
     rgba = Image.new("RGBA", (2, 1), (1, 2, 3, 255))
     la = Image.fromarray(np.array([[[90, 255], [180, 255]]], np.uint8), mode="LA")
-    files = {"a_grey.png": _save(Image.fromarray(np.array([[7, 250]], np.uint8))),
-             "b_palette.png": _save(palette), "c_rgba_opaque.png": _save(rgba), "d_la_opaque.png": _save(la),
-             "e_bilevel.png": _save(Image.fromarray(np.array([[0, 255]], np.uint8)).convert("1"))}
+    files = {
+        "a_grey.png": _save(Image.fromarray(np.array([[7, 250]], np.uint8))),
+        "b_palette.png": _save(palette),
+        "c_rgba_opaque.png": _save(rgba),
+        "d_la_opaque.png": _save(la),
+        "e_bilevel.png": _save(Image.fromarray(np.array([[0, 255]], np.uint8)).convert("1")),
+    }
     X, _ = load_unpaired(_unpaired(tmp_path, files))
     assert X.shape == (5, 3, 1, 2)
     got = [_pixels(x[:, 0]).T.tolist() for x in X]  # per image: [[R, G, B] of pixel 0, of pixel 1]
-    assert got[0] == [[7, 7, 7], [250, 250, 250]]          # grey: copied to R, G, B
-    assert got[1] == [[10, 20, 30], [200, 100, 50]]        # palette: looked up
-    assert got[2] == [[1, 2, 3], [1, 2, 3]]                # opaque alpha: dropped
+    assert got[0] == [[7, 7, 7], [250, 250, 250]]  # grey: copied to R, G, B
+    assert got[1] == [[10, 20, 30], [200, 100, 50]]  # palette: looked up
+    assert got[2] == [[1, 2, 3], [1, 2, 3]]  # opaque alpha: dropped
     assert got[3] == [[90, 90, 90], [180, 180, 180]]
     assert got[4] == [[0, 0, 0], [255, 255, 255]]
     # and in the paired loader (A | B side by side), a grey image where RGB is expected
@@ -615,8 +695,10 @@ def test_transparent_pixels_are_refused_clearly(tmp_path, kind):
     message = str(caught.value)
     if kind == "rgba":
         print("RGBA WITH TRANSPARENCY:", message)
-    assert message.startswith(f"{folder / 'trainA' / 'x.png'} has transparent pixels (1 of 2 have alpha < 255); "
-                              "the colour stored under them is arbitrary")
+    assert message.startswith(
+        f"{folder / 'trainA' / 'x.png'} has transparent pixels (1 of 2 have alpha < 255); "
+        "the colour stored under them is arbitrary"
+    )
     assert "Image.alpha_composite(" in message
 
 
@@ -630,8 +712,11 @@ def test_the_flattening_advice_works(tmp_path):
 def test_32_bit_and_float_images_are_refused(tmp_path):
     folder = _unpaired(tmp_path, {})
     Image.fromarray(np.array([[0, 70000]], np.int32), mode="I").save(folder / "trainA" / "i.tif")
-    with pytest.raises(ImageFileError, match=r"i\.tif is a 32-bit integer image \(PIL mode 'I'\); its value range "
-                                             r"is not defined"):
+    with pytest.raises(
+        ImageFileError,
+        match=r"i\.tif is a 32-bit integer image \(PIL mode 'I'\); its value range "
+        r"is not defined",
+    ):
         load_unpaired(folder)
     (folder / "trainA" / "i.tif").unlink()
     Image.fromarray(np.array([[0.0, 0.5]], np.float32), mode="F").save(folder / "trainA" / "f.tif")

@@ -1,5 +1,6 @@
 """Chapter 5: BicycleGAN -- encoder, two-scale D, z/KL/loss pieces, the training step and its
 variants, the multimodal shapes data set, and a learning test on it (mode coverage)."""
+
 import math
 import time
 
@@ -47,12 +48,14 @@ def toy_config(**changes) -> BicycleGANConfig:
     """The chapter's toy scale: 32x32 images, narrow nets (same code path as the paper's). z is
     added at the input here (the learning test's thresholds were measured so); the chapter's toy
     runs add it at every level, the official default."""
-    cfg = BicycleGANConfig(ngf=16, ndf=16, nef=16, num_downs=5, n_blocks_e=3, n_layers_d=2,
-                           lr=1e-3, init_gain=1.0, z_injection="input")
+    cfg = BicycleGANConfig(
+        ngf=16, ndf=16, nef=16, num_downs=5, n_blocks_e=3, n_layers_d=2, lr=1e-3, init_gain=1.0, z_injection="input"
+    )
     return ganlib.override(cfg, **changes)
 
 
 # --------------------------------------------------------------------------- architecture
+
 
 def test_official_parameter_counts():
     cfg = BicycleGANConfig()
@@ -71,8 +74,13 @@ def test_default_config_is_the_official_one():
     assert (cfg.nz, cfg.lambda_l1, cfg.lambda_kl, cfg.lambda_z) == (8, 10.0, 0.01, 0.5)
     assert (cfg.lr, cfg.beta1, cfg.gan_mode, cfg.num_d, cfg.norm) == (2e-4, 0.5, "lsgan", 2, "instance")
     # --where_add all, --use_dropout (every official training script), linear decay 100 + 100 epochs
-    assert (cfg.z_injection, cfg.use_dropout, cfg.upsample, cfg.niter, cfg.niter_decay) == ("all", True, "basic",
-                                                                                            100, 100)
+    assert (cfg.z_injection, cfg.use_dropout, cfg.upsample, cfg.niter, cfg.niter_decay) == (
+        "all",
+        True,
+        "basic",
+        100,
+        100,
+    )
     model = BicycleGAN(cfg)
     assert ganlib.count_parameters(model.G) == 54_794_627  # G_Unet_add_all, unet_256
     assert ganlib.count_parameters(model.E) == 2_590_032
@@ -120,6 +128,7 @@ def test_multiscale_d_is_patchgans_on_a_pyramid():
 
 # --------------------------------------------------------------------------- pieces
 
+
 def test_reparameterize_and_kl_exact_values():
     mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[math.log(4.0), 0.0]])
     z = reparameterize(mu, logvar, eps=torch.tensor([[0.5, -1.0]]))
@@ -128,8 +137,9 @@ def test_reparameterize_and_kl_exact_values():
     assert math.isclose(float(kl_divergence(mu, logvar)), -0.5 * (math.log(4.0) - 4.0), rel_tol=1e-6)
     assert float(kl_divergence(torch.zeros(3, 8), torch.zeros(3, 8))) == 0.0
     # summed over the batch, as the official loss_kl
-    assert math.isclose(float(kl_divergence(mu.repeat(3, 1), logvar.repeat(3, 1))),
-                        3 * float(kl_divergence(mu, logvar)), rel_tol=1e-6)
+    assert math.isclose(
+        float(kl_divergence(mu.repeat(3, 1), logvar.repeat(3, 1))), 3 * float(kl_divergence(mu, logvar)), rel_tol=1e-6
+    )
 
 
 def test_multiscale_lsgan_losses_sum_over_scales():
@@ -155,13 +165,22 @@ def test_bad_z_errors():
         model.G(a, torch.randn(2, 9))
     E_wrong = ResNetEncoder(3, nz=4, nef=8, n_blocks=3)
     with pytest.raises(ValueError, match="same nz"):
-        bicyclegan_step(model.G, E_wrong, model.D, model.D2, model.optimizers, torch.randn(4, 3, 32, 32),
-                        torch.randn(4, 3, 32, 32), model.cfg)
+        bicyclegan_step(
+            model.G,
+            E_wrong,
+            model.D,
+            model.D2,
+            model.optimizers,
+            torch.randn(4, 3, 32, 32),
+            torch.randn(4, 3, 32, 32),
+            model.cfg,
+        )
     with pytest.raises(ValueError, match="variant"):
         BicycleGAN(toy_config(variant="bicycle"))
 
 
 # --------------------------------------------------------------------------- the step
+
 
 def _weights(m):
     return [p.detach().clone() for p in m.parameters()]
@@ -193,12 +212,15 @@ def test_latent_loss_updates_g_only_in_bicyclegan_but_trains_e_in_clr_gan():
     assert _changed(e0, m.E), "latent_trains_e=True: the pitfall, the latent loss updates E too"
 
 
-@pytest.mark.parametrize("variant,keys,nets", [
-    ("bicyclegan", {"g_gan", "g_l1", "kl", "g_gan2", "z_l1", "d_loss", "d2_loss"}, {"G", "E", "D", "D2"}),
-    ("cvae_gan", {"g_gan", "g_l1", "kl", "d_loss"}, {"G", "E", "D"}),
-    ("clr_gan", {"g_gan2", "z_l1", "d2_loss"}, {"G", "E", "D2"}),
-    ("pix2pix_noise", {"g_gan", "g_l1", "d_loss"}, {"G", "D"}),
-])
+@pytest.mark.parametrize(
+    "variant,keys,nets",
+    [
+        ("bicyclegan", {"g_gan", "g_l1", "kl", "g_gan2", "z_l1", "d_loss", "d2_loss"}, {"G", "E", "D", "D2"}),
+        ("cvae_gan", {"g_gan", "g_l1", "kl", "d_loss"}, {"G", "E", "D"}),
+        ("clr_gan", {"g_gan2", "z_l1", "d2_loss"}, {"G", "E", "D2"}),
+        ("pix2pix_noise", {"g_gan", "g_l1", "d_loss"}, {"G", "D"}),
+    ],
+)
 def test_variants_run_the_parts_they_name(variant, keys, nets):
     torch.manual_seed(0)
     m = BicycleGAN(toy_config(variant=variant))
@@ -224,6 +246,7 @@ def test_step_matches_a_hand_written_official_update_of_d():
 
 
 # --------------------------------------------------------------------------- data and metrics
+
 
 def test_multimodal_shapes_data():
     A, B, modes = load_multimodal_shapes(40, 32, k=4, split="train")
@@ -274,7 +297,7 @@ def test_grey_inputs_as_the_official_input_nc_1():
 def test_mode_balance_sees_what_coverage_does_not():
     A, B, _ = load_multimodal_shapes(2, 32, k=4, split="test")
     fill = lambda j: torch.where(interior_mask(A)[:, None], PALETTE[j][:, None, None], B)  # noqa: E731
-    even = torch.stack([fill(j % 4) for j in range(20)], 1)          # 5 of each colour
+    even = torch.stack([fill(j % 4) for j in range(20)], 1)  # 5 of each colour
     skewed = torch.stack([fill(0)] * 17 + [fill(1), fill(2), fill(3)], 1)  # all 4 colours, 85 % red
     assert fill_mode_coverage(A, even)[0] == fill_mode_coverage(A, skewed)[0] == 4.0
     assert mode_balance(A, even) == pytest.approx(0.0, abs=1e-6)
@@ -293,8 +316,18 @@ def test_latent_statistics_and_evaluate_shapes():
     assert stats["mu_mean"] == pytest.approx(float(mu.mean()), abs=1e-6)
     assert stats["mu_var"] == pytest.approx(float(mu.var(0).mean()), rel=1e-5)
     row = evaluate_shapes(m, A, B, samples=3)
-    assert {"modes", "balance", "valid", "diversity", "recon_l1", "guided", "z_l1", "mu_mean", "mu_var",
-            "sigma"} <= set(row)
+    assert {
+        "modes",
+        "balance",
+        "valid",
+        "diversity",
+        "recon_l1",
+        "guided",
+        "z_l1",
+        "mu_mean",
+        "mu_var",
+        "sigma",
+    } <= set(row)
     assert 0.0 <= row["guided"] <= 1.0
     row = evaluate_shapes(BicycleGAN(toy_config(variant="pix2pix_noise")), A, B, samples=3)
     assert math.isnan(row["recon_l1"]) and math.isnan(row["z_l1"])
@@ -314,18 +347,32 @@ def test_train_and_measure_is_seeded(tmp_path):
 
 # --------------------------------------------------------------------------- the official weights
 
+
 class _OfficialUnetBlockWithZ(nn.Module):
     """An independent transcription of the official ``UnetBlock_with_z`` (``G_Unet_add_all``):
     z tiled and concatenated at every level, in-place activations, ``cat([up(...), x])``."""
 
-    def __init__(self, input_nc, outer_nc, inner_nc, nz=0, submodule=None, outermost=False, innermost=False,
-                 use_dropout=False, upsample="basic"):
+    def __init__(
+        self,
+        input_nc,
+        outer_nc,
+        inner_nc,
+        nz=0,
+        submodule=None,
+        outermost=False,
+        innermost=False,
+        use_dropout=False,
+        upsample="basic",
+    ):
         super().__init__()
         self.outermost, self.innermost, self.nz = outermost, innermost, nz
         downconv = [nn.Conv2d(input_nc + nz, inner_nc, 4, 2, 1)]
         up_in = inner_nc if innermost else inner_nc * 2
-        upconv = ([nn.ConvTranspose2d(up_in, outer_nc, 4, 2, 1)] if upsample == "basic" else
-                  [nn.Upsample(scale_factor=2, mode="bilinear"), nn.ReflectionPad2d(1), nn.Conv2d(up_in, outer_nc, 3)])
+        upconv = (
+            [nn.ConvTranspose2d(up_in, outer_nc, 4, 2, 1)]
+            if upsample == "basic"
+            else [nn.Upsample(scale_factor=2, mode="bilinear"), nn.ReflectionPad2d(1), nn.Conv2d(up_in, outer_nc, 3)]
+        )
         if outermost:
             down, up = downconv, [nn.ReLU(True)] + upconv + [nn.Tanh()]
         elif innermost:
@@ -366,21 +413,37 @@ class _OfficialUnetBlock(nn.Module):
     """The official BicycleGAN ``UnetBlock`` (``G_Unet_add_input``): one ``model`` Sequential,
     in-place LeakyReLU on the block's input, ``cat([model(x), x])``."""
 
-    def __init__(self, input_nc, outer_nc, inner_nc, submodule=None, outermost=False, innermost=False,
-                 use_dropout=False, upsample="basic"):
+    def __init__(
+        self,
+        input_nc,
+        outer_nc,
+        inner_nc,
+        submodule=None,
+        outermost=False,
+        innermost=False,
+        use_dropout=False,
+        upsample="basic",
+    ):
         super().__init__()
         self.outermost = outermost
         up_in = inner_nc if innermost else inner_nc * 2
-        upconv = ([nn.ConvTranspose2d(up_in, outer_nc, 4, 2, 1)] if upsample == "basic" else
-                  [nn.Upsample(scale_factor=2, mode="bilinear"), nn.ReflectionPad2d(1), nn.Conv2d(up_in, outer_nc, 3)])
+        upconv = (
+            [nn.ConvTranspose2d(up_in, outer_nc, 4, 2, 1)]
+            if upsample == "basic"
+            else [nn.Upsample(scale_factor=2, mode="bilinear"), nn.ReflectionPad2d(1), nn.Conv2d(up_in, outer_nc, 3)]
+        )
         downconv = nn.Conv2d(input_nc, inner_nc, 4, 2, 1)
         if outermost:
             model = [downconv, submodule, nn.ReLU(True)] + upconv + [nn.Tanh()]
         elif innermost:
             model = [nn.LeakyReLU(0.2, True), downconv, nn.ReLU(True)] + upconv + [nn.InstanceNorm2d(outer_nc)]
         else:
-            model = ([nn.LeakyReLU(0.2, True), downconv, nn.InstanceNorm2d(inner_nc), submodule, nn.ReLU(True)]
-                     + upconv + [nn.InstanceNorm2d(outer_nc)] + ([nn.Dropout(0.5)] if use_dropout else []))
+            model = (
+                [nn.LeakyReLU(0.2, True), downconv, nn.InstanceNorm2d(inner_nc), submodule, nn.ReLU(True)]
+                + upconv
+                + [nn.InstanceNorm2d(outer_nc)]
+                + ([nn.Dropout(0.5)] if use_dropout else [])
+            )
         self.model = nn.Sequential(*model)
 
     def forward(self, x):
@@ -408,9 +471,13 @@ class _OfficialBasicBlock(nn.Module):
     def __init__(self, inplanes, outplanes):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.InstanceNorm2d(inplanes), nn.LeakyReLU(0.2, True), nn.Conv2d(inplanes, inplanes, 3, 1, 1),
-            nn.InstanceNorm2d(inplanes), nn.LeakyReLU(0.2, True),
-            nn.Sequential(nn.Conv2d(inplanes, outplanes, 3, 1, 1), nn.AvgPool2d(2, 2)))
+            nn.InstanceNorm2d(inplanes),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(inplanes, inplanes, 3, 1, 1),
+            nn.InstanceNorm2d(inplanes),
+            nn.LeakyReLU(0.2, True),
+            nn.Sequential(nn.Conv2d(inplanes, outplanes, 3, 1, 1), nn.AvgPool2d(2, 2)),
+        )
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(inplanes, outplanes, 1, 1, 0))
 
     def forward(self, x):
@@ -453,15 +520,23 @@ def test_official_g_unet_add_all_layout_and_count():
     assert len(swapped) == 7  # every up-conv but the innermost reads [decoded, skip]
 
 
-@pytest.mark.parametrize("where,upsample,in_nc", [("all", "basic", 1), ("all", "bilinear", 3),
-                                                  ("input", "basic", 3), ("input", "bilinear", 1)])
+@pytest.mark.parametrize(
+    "where,upsample,in_nc",
+    [("all", "basic", 1), ("all", "bilinear", 3), ("input", "basic", 3), ("input", "bilinear", 1)],
+)
 def test_generator_from_official_gives_the_same_output(where, upsample, in_nc):
     make = _OfficialGUnetAddAll if where == "all" else _OfficialGUnetAddInput
     ref = make(in_nc, 3, 5, 6, ngf=4, upsample=upsample)
     _randomise(ref)
     ours = official.generator_from_official(ref.state_dict(), nz=5)
-    assert (ours.num_downs, ours.ngf, ours.nz, ours.in_channels, ours.z_injection, ours.upsample) == \
-        (6, 4, 5, in_nc, where, upsample)
+    assert (ours.num_downs, ours.ngf, ours.nz, ours.in_channels, ours.z_injection, ours.upsample) == (
+        6,
+        4,
+        5,
+        in_nc,
+        where,
+        upsample,
+    )
     x, z = torch.randn(2, in_nc, 64, 64), torch.randn(2, 5)
     ref.eval(), ours.eval()
     with torch.no_grad():
@@ -512,6 +587,7 @@ def test_from_official_pair_and_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- learning
+
 
 def _train(variant, steps, seed=0):
     ganlib.seed_everything(seed)

@@ -1,4 +1,5 @@
 """Tests of the conditional GAN (Mirza & Osindero 2014) and the projection discriminator."""
+
 import math
 import time
 
@@ -67,7 +68,7 @@ def test_losses_exact():
 
 
 def test_label_encoder():
-    assert torch.equal(LabelEncoder(4)(torch.tensor([2, 0])), torch.tensor([[0., 0, 1, 0], [1, 0, 0, 0]]))
+    assert torch.equal(LabelEncoder(4)(torch.tensor([2, 0])), torch.tensor([[0.0, 0, 1, 0], [1, 0, 0, 0]]))
     assert LabelEncoder(4, "embedding", 7)(torch.tensor([1])).shape == (1, 7)
     with pytest.raises(ValueError, match="'onehot' or 'embedding'"):
         LabelEncoder(4, "film")
@@ -76,13 +77,18 @@ def test_label_encoder():
 @pytest.mark.parametrize("size", [8, 16, 32])
 def test_shapes(size):
     y = torch.tensor([0, 3, 9])
-    for G in (MLPConditionalGenerator(image_size=size), ConvConditionalGenerator(image_size=size),
-              ConvConditionalGenerator(image_size=size, channels=3, label_mode="onehot")):
+    for G in (
+        MLPConditionalGenerator(image_size=size),
+        ConvConditionalGenerator(image_size=size),
+        ConvConditionalGenerator(image_size=size, channels=3, label_mode="onehot"),
+    ):
         x = G(torch.randn(3, G.z_dim), y)
         assert x.shape == (3, G.channels, size, size) and x.abs().max() <= 1
-        for D in (MLPConditionalDiscriminator(image_size=size, channels=G.channels),
-                  ConvConditionalDiscriminator(image_size=size, channels=G.channels),
-                  ProjectionDiscriminator(image_size=size, channels=G.channels)):
+        for D in (
+            MLPConditionalDiscriminator(image_size=size, channels=G.channels),
+            ConvConditionalDiscriminator(image_size=size, channels=G.channels),
+            ProjectionDiscriminator(image_size=size, channels=G.channels),
+        ):
             assert D(x, y).shape == (3,)
 
 
@@ -146,7 +152,7 @@ def test_cgan_step_feeds_d_the_right_labels():
     assert set(out) == {"d_loss", "g_loss"}
     (x0, y0), (x1, y1), (x2, y2) = D.calls
     assert torch.equal(x0, real) and torch.equal(y0, labels)  # reals with their own labels
-    assert not torch.equal(x1, real) and y1.shape == (8,)      # fakes with the labels G was given
+    assert not torch.equal(x1, real) and y1.shape == (8,)  # fakes with the labels G was given
     assert all(not torch.equal(a, b) for a, b in zip(before, list(G.parameters()) + list(D.parameters())))
 
 
@@ -176,20 +182,22 @@ def test_cgan_learns_conditional_digits(tmp_path):
     assert base < 0.3, f"an untrained generator should be near chance, got {base:.2f}"
     assert acc >= 0.7, f"conditional accuracy {acc:.2f} < 0.70 after {took:.0f}s of training"
     x, y = load_digits(16, "test")
-    assert intra_class_diversity(clf, images, labels) > 0.5 * intra_class_diversity(clf, x, y), \
+    assert intra_class_diversity(clf, images, labels) > 0.5 * intra_class_diversity(clf, x, y), (
         "the generator collapsed within classes"
+    )
 
 
 def test_conv_generator_default_is_the_one_hot_label():
     assert ConvConditionalGenerator().label.mode == "onehot"
-    assert ConvConditionalGenerator(label_mode="embedding").label.dim == 64   # as large as z
+    assert ConvConditionalGenerator(label_mode="embedding").label.dim == 64  # as large as z
 
 
 def test_concat_and_projection_discriminators_share_their_body():
     """With pooling="sum" the concat D and the projection D differ only in where y enters."""
     from ganlib.models.cgan import MLPProjectionDiscriminator
+
     concat = ConvConditionalDiscriminator(ndf=8, spectral_norm=True, pooling="sum").eval()  # eval: no power
-    proj = ProjectionDiscriminator(ndf=8, spectral_norm=True).eval()                          # iteration per call
+    proj = ProjectionDiscriminator(ndf=8, spectral_norm=True).eval()  # iteration per call
     assert [type(m) for m in concat.body] == [type(m) for m in proj.body]
     assert concat.out.in_features == proj.num_features
     x, y = torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 3])

@@ -1,4 +1,5 @@
 """Tests of the judge classifier and the conditional-generation metrics (ganlib.classifier)."""
+
 import pytest
 import torch
 from torch import nn
@@ -49,7 +50,7 @@ class _Fixed(nn.Module):
 
 def test_conditional_accuracy_exact():
     # predicted classes: 0, 1, 2, 2 ; intended 0, 1, 1, 2 -> 3 of 4 right
-    x = torch.tensor([[1., 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]]).view(4, 1, 1, 3)
+    x = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]]).view(4, 1, 1, 3)
     y = torch.tensor([0, 1, 1, 2])
     assert conditional_accuracy(_Fixed(), x, y) == 0.75
 
@@ -57,7 +58,7 @@ def test_conditional_accuracy_exact():
 def test_intra_class_diversity_exact():
     # class 0: features (0,0), (3,4), (0,4): distances 5, 4, 3 -> mean 4
     # class 1: features (1,1), (1,3): distance 2 ; class 2: a single sample, skipped
-    f = torch.tensor([[0., 0], [3, 4], [0, 4], [1, 1], [1, 3], [9, 9]])
+    f = torch.tensor([[0.0, 0], [3, 4], [0, 4], [1, 1], [1, 3], [9, 9]])
     x = torch.cat([f, torch.zeros(6, 1)], 1).view(6, 1, 1, 3)
     y = torch.tensor([0, 0, 0, 1, 1, 2])
     assert intra_class_diversity(_Fixed(), x, y) == pytest.approx((4 + 2) / 2, abs=1e-12)

@@ -1,4 +1,5 @@
 """The seeded protocol shared by chapters 1 and 2, and the overlapping-class toy of chapter 2."""
+
 import dataclasses
 import math
 
@@ -60,6 +61,7 @@ def test_build_rejects_unknown_settings():
 
 def test_measures_of_real_and_copied_images():
     from ganlib.data import load_digits
+
     real = protocol.measure_real_digits(16)
     assert real["accuracy"] > 0.9 and real["nearest_train"] > 1.0
     assert 0.5 < real["precision"] <= 1.0 and 0.3 < real["recall"] <= 1.0
@@ -75,7 +77,15 @@ def test_train_and_measure_is_seeded():
     cfg = protocol.ConditionalRunConfig(steps=3, hidden=16, n_eval=5, batch_size=16)
     a = protocol.train_and_measure(cfg, 1)
     assert a == protocol.train_and_measure(cfg, 1)
-    assert set(a) == {"accuracy", "confidence", "easy", "diversity_judge", "diversity_pixels", "precision",
-                      "recall", "nearest_train"}
+    assert set(a) == {
+        "accuracy",
+        "confidence",
+        "easy",
+        "diversity_judge",
+        "diversity_pixels",
+        "precision",
+        "recall",
+        "nearest_train",
+    }
     toy = protocol.train_and_measure(dataclasses.replace(cfg, data="overlap2d", discriminator="acgan", z_dim=4), 0)
     assert set(toy) == {"other_side", "posterior_entropy", "spread_x1", "spread_x2"}

@@ -1,6 +1,7 @@
 """The training contract (``ganlib.train.Trainer``): every chapter's model trains with
 ``fit(trainer, batches, steps, checkpoint=...)``, checkpoints everything it needs, and resumes
 to the weights of an uninterrupted run. Toy sizes: a few seconds at one thread."""
+
 import pytest
 import torch
 
@@ -22,9 +23,15 @@ def mlp_gan():
     from ganlib.models import mlp_gan as m
 
     data = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
-    return (lambda: _gan(lambda: m.MLPGenerator(z_dim=4, hidden=16), lambda: m.MLPDiscriminator(hidden=16),
-                         m.gan_step, g_loss="saturating"),
-            lambda: TensorBatches(data, batch_size=8, seed=0))
+    return (
+        lambda: _gan(
+            lambda: m.MLPGenerator(z_dim=4, hidden=16),
+            lambda: m.MLPDiscriminator(hidden=16),
+            m.gan_step,
+            g_loss="saturating",
+        ),
+        lambda: TensorBatches(data, batch_size=8, seed=0),
+    )
 
 
 def _labelled():
@@ -36,9 +43,14 @@ def cgan():
     from ganlib.models import cgan as m
 
     x, y = _labelled()
-    return (lambda: _gan(lambda: m.MLPConditionalGenerator(z_dim=8, hidden=32),
-                         lambda: m.MLPConditionalDiscriminator(hidden=32), m.cgan_step),
-            lambda: TensorBatches(x, y, batch_size=8, seed=0))
+    return (
+        lambda: _gan(
+            lambda: m.MLPConditionalGenerator(z_dim=8, hidden=32),
+            lambda: m.MLPConditionalDiscriminator(hidden=32),
+            m.cgan_step,
+        ),
+        lambda: TensorBatches(x, y, batch_size=8, seed=0),
+    )
 
 
 def acgan():
@@ -46,9 +58,14 @@ def acgan():
     from ganlib.models.cgan import MLPConditionalGenerator
 
     x, y = _labelled()
-    return (lambda: _gan(lambda: MLPConditionalGenerator(z_dim=8, hidden=32),
-                         lambda: m.MLPACGANDiscriminator(hidden=32), m.acgan_step),
-            lambda: TensorBatches(x, y, batch_size=8, seed=0))
+    return (
+        lambda: _gan(
+            lambda: MLPConditionalGenerator(z_dim=8, hidden=32),
+            lambda: m.MLPACGANDiscriminator(hidden=32),
+            m.acgan_step,
+        ),
+        lambda: TensorBatches(x, y, batch_size=8, seed=0),
+    )
 
 
 def pix2pix():
@@ -72,8 +89,20 @@ def cyclegan():
 def bicyclegan():
     from ganlib.models.bicyclegan import BicycleGAN, BicycleGANConfig
 
-    cfg = BicycleGANConfig(ngf=8, ndf=8, nef=8, num_downs=5, n_blocks_e=2, n_layers_d=2, lr=1e-3, init_gain=1.0,
-                           z_injection="input", niter=1, niter_decay=2, epoch_steps=1)
+    cfg = BicycleGANConfig(
+        ngf=8,
+        ndf=8,
+        nef=8,
+        num_downs=5,
+        n_blocks_e=2,
+        n_layers_d=2,
+        lr=1e-3,
+        init_gain=1.0,
+        z_injection="input",
+        niter=1,
+        niter_decay=2,
+        epoch_steps=1,
+    )
     g = torch.Generator().manual_seed(1)
     a, b = torch.rand(8, 3, 32, 32, generator=g) * 2 - 1, torch.rand(8, 3, 32, 32, generator=g) * 2 - 1
     return lambda: BicycleGAN(cfg), lambda: TensorBatches(a, b, batch_size=2, seed=0)
@@ -91,8 +120,11 @@ MODELS = [mlp_gan, cgan, acgan, pix2pix, cyclegan, bicyclegan, biggan]
 
 
 def _weights(trainer):
-    return {f"{name}.{k}": v.detach().clone() for name, module in trainer.modules.items()
-            for k, v in module.state_dict().items()}
+    return {
+        f"{name}.{k}": v.detach().clone()
+        for name, module in trainer.modules.items()
+        for k, v in module.state_dict().items()
+    }
 
 
 def _train(make, batches, steps, checkpoint):
@@ -147,12 +179,24 @@ def test_resume_with_a_changed_learning_rate_moves_the_schedulers_in_states(tmp_
 
     cfg = Pix2PixConfig(in_channels=1, out_channels=1, num_downs=5, ngf=2, ndf=2, n_constant=1, n_decay=3)
     a = torch.rand(4, 1, 32, 32)
-    fit(Pix2Pix(cfg), TensorBatches(a, a, batch_size=2, seed=0), 2, checkpoint=tmp_path / "run.pt", config=cfg,
-        progress=False)
+    fit(
+        Pix2Pix(cfg),
+        TensorBatches(a, a, batch_size=2, seed=0),
+        2,
+        checkpoint=tmp_path / "run.pt",
+        config=cfg,
+        progress=False,
+    )
     lower = ganlib.override(cfg, lr=1e-4)
     model = Pix2Pix(lower)
-    fit(model, TensorBatches(a, a, batch_size=2, seed=0), 2, checkpoint=tmp_path / "run.pt", config=lower,
-        progress=False)
+    fit(
+        model,
+        TensorBatches(a, a, batch_size=2, seed=0),
+        2,
+        checkpoint=tmp_path / "run.pt",
+        config=lower,
+        progress=False,
+    )
     # loaded after step 2 (rule f(t) = 1 - t / 4: 0.5), then rescaled to the new base rate
     assert model.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4 * 0.5)
     assert model.states["lr_G"].base_lrs == [pytest.approx(1e-4)]

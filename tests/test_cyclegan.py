@@ -1,5 +1,6 @@
 """Chapter 4: CycleGAN -- generator layout vs the official code, image pool, losses, training step,
 the unpaired shapes data set, and a learning test on it."""
+
 import json
 import time
 from pathlib import Path
@@ -53,13 +54,16 @@ def official_resnet(in_nc=3, out_nc=3, ngf=64, n_blocks=9, norm="instance", use_
 
     layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_nc, ngf, 7, bias=bias), nl(ngf), nn.ReLU(True)]
     for i in range(2):
-        m = 2 ** i
+        m = 2**i
         layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1, bias=bias), nl(ngf * m * 2), nn.ReLU(True)]
     layers += [Block(ngf * 4) for _ in range(n_blocks)]
     for i in range(2):
         m = 2 ** (2 - i)
-        layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1, bias=bias),
-                   nl(ngf * m // 2), nn.ReLU(True)]
+        layers += [
+            nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1, bias=bias),
+            nl(ngf * m // 2),
+            nn.ReLU(True),
+        ]
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_nc, 7), nn.Tanh()]
 
     class Official(nn.Module):
@@ -78,6 +82,7 @@ def official_resnet(in_nc=3, out_nc=3, ngf=64, n_blocks=9, norm="instance", use_
 
 
 # --------------------------------------------------------------------------- the generator
+
 
 def test_parameter_counts_equal_the_official_ones():
     assert ganlib.count_parameters(ResnetGenerator()) == 11_378_179  # resnet_9blocks
@@ -107,8 +112,7 @@ def test_official_key_mapping_exact_values():
         key("model.28.weight", 9)
 
 
-@pytest.mark.parametrize("norm,dropout,n_blocks", [("instance", False, 9), ("batch", True, 2),
-                                                    ("none", False, 3)])
+@pytest.mark.parametrize("norm,dropout,n_blocks", [("instance", False, 9), ("batch", True, 2), ("none", False, 3)])
 def test_from_official_gives_the_official_output(norm, dropout, n_blocks):
     torch.manual_seed(0)
     ngf = 64 if n_blocks == 9 else 8
@@ -119,8 +123,14 @@ def test_from_official_gives_the_official_output(norm, dropout, n_blocks):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     ours = ResnetGenerator.from_official(official.state_dict()).eval()
-    assert (ours.in_channels, ours.out_channels, ours.ngf, ours.n_blocks, ours.norm, ours.use_dropout) == \
-        (3, 1, ngf, n_blocks, norm, dropout)
+    assert (ours.in_channels, ours.out_channels, ours.ngf, ours.n_blocks, ours.norm, ours.use_dropout) == (
+        3,
+        1,
+        ngf,
+        n_blocks,
+        norm,
+        dropout,
+    )
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(ours(x), official(x), atol=1e-6)
@@ -173,6 +183,7 @@ def test_generator_shapes_and_bad_input():
 
 # --------------------------------------------------------------------------- the image pool
 
+
 def test_image_pool_fills_then_swaps_half_the_time():
     pool = ImagePool(50, seed=0)
     first = torch.arange(60.0).view(60, 1, 1, 1)
@@ -211,6 +222,7 @@ def test_image_pool_off_detached_and_state_roundtrip():
 
 # --------------------------------------------------------------------------- the losses
 
+
 def test_cycle_and_identity_losses_exact_values():
     real = torch.zeros(1, 1, 2, 2)
     rec = torch.tensor([[[[1.0, -1.0], [0.5, 0.0]]]])
@@ -225,6 +237,7 @@ def test_cycle_and_identity_losses_exact_values():
 
 # --------------------------------------------------------------------------- the training step
 
+
 def _tiny(seed=0, **changes):
     ganlib.seed_everything(seed)
     cfg = ganlib.override(CycleGANConfig(ngf=4, ndf=4, n_blocks=1, n_layers_d=2), **changes)
@@ -235,12 +248,12 @@ def test_step_order_discriminators_frozen_during_generator_update():
     model = _tiny()
     calls = []
     for name, D in (("D_X", model.D_X), ("D_Y", model.D_Y)):
-        D.register_forward_hook(lambda m, i, o, name=name: calls.append(
-            (name, all(p.requires_grad for p in m.parameters()))))
+        D.register_forward_hook(
+            lambda m, i, o, name=name: calls.append((name, all(p.requires_grad for p in m.parameters())))
+        )
     model.step((torch.randn(2, 3, 16, 16), torch.randn(2, 3, 16, 16)))
     # G-phase: D_Y(G(x)), D_X(F(y)) frozen; then D_Y(real), D_Y(fake), D_X(real), D_X(fake) trainable
-    assert calls == [("D_Y", False), ("D_X", False), ("D_Y", True), ("D_Y", True), ("D_X", True),
-                     ("D_X", True)]
+    assert calls == [("D_Y", False), ("D_X", False), ("D_Y", True), ("D_Y", True), ("D_X", True), ("D_X", True)]
 
 
 def test_step_losses_equal_an_independent_computation():
@@ -249,9 +262,14 @@ def test_step_losses_equal_an_independent_computation():
     G, F, D_X, D_Y = (model.G, model.F, model.D_X, model.D_Y)
     with torch.no_grad():
         fake_y, fake_x = G(x), F(y)
-        expect = {"G_gan": ((D_Y(fake_y) - 1) ** 2).mean(), "F_gan": ((D_X(fake_x) - 1) ** 2).mean(),
-                  "cycle_x": 10 * (F(fake_y) - x).abs().mean(), "cycle_y": 10 * (G(fake_x) - y).abs().mean(),
-                  "idt_y": 5 * (G(y) - y).abs().mean(), "idt_x": 5 * (F(x) - x).abs().mean()}
+        expect = {
+            "G_gan": ((D_Y(fake_y) - 1) ** 2).mean(),
+            "F_gan": ((D_X(fake_x) - 1) ** 2).mean(),
+            "cycle_x": 10 * (F(fake_y) - x).abs().mean(),
+            "cycle_y": 10 * (G(fake_x) - y).abs().mean(),
+            "idt_y": 5 * (G(y) - y).abs().mean(),
+            "idt_x": 5 * (F(x) - x).abs().mean(),
+        }
         expect["G_total"] = sum(expect.values())
     d_params = [p.detach().clone() for p in D_Y.parameters()]
     losses = model.step((x, y))
@@ -277,7 +295,8 @@ def test_ablation_switches_and_bad_input():
     losses = _tiny(lambda_gan=0.0).step((x, y))  # the paper's "Cycle alone"
     assert losses["G_gan"] == losses["F_gan"] == 0 and losses["cycle_x"] > 0
     assert losses["G_total"].item() == pytest.approx(
-        sum(losses[k] for k in ("cycle_x", "cycle_y", "idt_x", "idt_y")).item())
+        sum(losses[k] for k in ("cycle_x", "cycle_y", "idt_x", "idt_y")).item()
+    )
     model = _tiny(y_channels=1)
     with pytest.raises(ValueError, match="identity"):
         model.step((x, torch.randn(2, 1, 16, 16)))
@@ -286,6 +305,7 @@ def test_ablation_switches_and_bad_input():
 
 
 # --------------------------------------------------------------------------- the data
+
 
 def test_unpaired_shapes_train_unpaired_test_paired():
     X, Y = load_unpaired_shapes("train", size=16, limit=64)
@@ -325,7 +345,7 @@ def test_unpaired_batches_official_crop_and_flip():
         x, y = next(batches)
         assert x.shape == y.shape == (2, 3, 8, 8)
         for image in x:  # each image is a window of one source image, flipped or not
-            windows = [src[:, t:t + 8, s:s + 8] for src in X for t in range(3) for s in range(3)]
+            windows = [src[:, t : t + 8, s : s + 8] for src in X for t in range(3) for s in range(3)]
             plain = any(torch.equal(image, w) for w in windows)
             flipped = any(torch.equal(image.flip(-1), w) for w in windows)
             assert plain or flipped
@@ -353,8 +373,14 @@ def test_real_vs_fake_accuracy_separates_grey_from_real_and_real_from_real():
 
 
 def test_train_and_measure_runs_and_repeats():
-    cfg = ShapesExperiment(model=CycleGANConfig(ngf=4, ndf=4, n_blocks=1, n_layers_d=1), steps=3,
-                           image_size=16, train_limit=32, test_limit=16, classifier_steps=3)
+    cfg = ShapesExperiment(
+        model=CycleGANConfig(ngf=4, ndf=4, n_blocks=1, n_layers_d=1),
+        steps=3,
+        image_size=16,
+        train_limit=32,
+        test_limit=16,
+        classifier_steps=3,
+    )
     ganlib.seed_everything(2)
     a = train_and_measure(cfg, seed=2)
     assert set(a) == {"content L1", "silhouette IoU", "real vs fake", "cycle x", "content L1 (F)"}
@@ -364,6 +390,7 @@ def test_train_and_measure_runs_and_repeats():
 
 
 # --------------------------------------------------------------------------- learning
+
 
 @pytest.mark.learning
 def test_cyclegan_learns_to_translate_shapes():
@@ -379,8 +406,14 @@ def test_cyclegan_learns_to_translate_shapes():
         X, Y = load_unpaired_shapes("train", size=32)
         Xt, Yt = load_unpaired_shapes("test", size=32, limit=200)
         model = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=3, n_layers_d=1))
-        history = fit(model.step, UnpairedBatches(X, Y, batch_size=8), 300, modules=model.modules,
-                      optimizers=model.optimizers, progress=False)
+        history = fit(
+            model.step,
+            UnpairedBatches(X, Y, batch_size=8),
+            300,
+            modules=model.modules,
+            optimizers=model.optimizers,
+            progress=False,
+        )
         cpu = time.process_time() - start
     finally:
         torch.set_num_threads(threads)

@@ -1,5 +1,6 @@
 """The data registry: downloads from a loopback HTTP server (127.0.0.1 only, never the internet),
 resume, checksums (given and trust-on-first-use), safe extraction, layouts and loaders."""
+
 import hashlib
 import io
 import json
@@ -165,8 +166,18 @@ def test_registry_has_the_official_locations():
     assert DATASETS["cyclegan_maps"].url.endswith("/cyclegan/datasets/maps.zip")
     assert DATASETS["cyclegan_facades"].url.endswith("/cyclegan/datasets/facades.zip")
     paired = {"facades", "maps", "cityscapes", "edges2shoes", "edges2handbags", "night2day"}
-    unpaired = {"horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2photo", "cezanne2photo",
-                "ukiyoe2photo", "vangogh2photo", "iphone2dslr_flower", "cyclegan_maps", "cyclegan_facades"}
+    unpaired = {
+        "horse2zebra",
+        "apple2orange",
+        "summer2winter_yosemite",
+        "monet2photo",
+        "cezanne2photo",
+        "ukiyoe2photo",
+        "vangogh2photo",
+        "iphone2dslr_flower",
+        "cyclegan_maps",
+        "cyclegan_facades",
+    }
     assert set(registry.names("paired")) == paired
     assert set(registry.names("unpaired")) == unpaired
     assert set(registry.names("torchvision")) == {"mnist", "fashion_mnist", "cifar10"}
@@ -236,8 +247,9 @@ def test_broken_transfer_resumes_with_range(server, tmp_path):
     payload = bytes(range(256)) * 200
     server.files["/w.pth"] = payload
     server.breaks = 1
-    path = download_url(server.url + "/w.pth", tmp_path / "w.pth", hashlib.sha256(payload).hexdigest(),
-                        progress=True)  # the tqdm bar (on stderr) must not get in the way
+    path = download_url(
+        server.url + "/w.pth", tmp_path / "w.pth", hashlib.sha256(payload).hexdigest(), progress=True
+    )  # the tqdm bar (on stderr) must not get in the way
     assert path.read_bytes() == payload and not (tmp_path / "w.pth.part").exists()
     assert server.log == [("/w.pth", None), ("/w.pth", f"bytes={len(payload) // 2}-")]
 
@@ -315,6 +327,7 @@ def _add_link(kind, name, target):
         info.type = kind
         info.linkname = target
         tar.addfile(info)
+
     return add
 
 
@@ -328,8 +341,10 @@ def _add_device(tar):
 UNSAFE_TARS = {
     "dotdot": (lambda: _tar_gz({"ok/a.txt": b"a", "ok/../../evil.txt": b"x"}), "'..'"),
     "absolute": (lambda: _tar_gz({"/tmp/ganlib_evil.txt": b"x"}), "absolute path"),
-    "symlink": (lambda: _tar_gz({"ok/a.txt": b"a"}, _add_link(tarfile.SYMTYPE, "ok/link", "../../outside")),
-                "symlink .* outside"),
+    "symlink": (
+        lambda: _tar_gz({"ok/a.txt": b"a"}, _add_link(tarfile.SYMTYPE, "ok/link", "../../outside")),
+        "symlink .* outside",
+    ),
     "abs_symlink": (lambda: _tar_gz({}, _add_link(tarfile.SYMTYPE, "ok/link", "/etc/passwd")), "symlink .* outside"),
     "hardlink": (lambda: _tar_gz({}, _add_link(tarfile.LNKTYPE, "ok/hard", "../outside.txt")), "hard link .* outside"),
     "device": (lambda: _tar_gz({"ok/a.txt": b"a"}, _add_device), "device"),
@@ -347,8 +362,9 @@ def test_unsafe_tar_is_refused(tmp_path, case):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tar.gz", "out"]
 
 
-@pytest.mark.parametrize("member, message", [("../evil.txt", "'..'"), ("/abs/evil.txt", "absolute path"),
-                                             ("ok\\..\\..\\evil.txt", "'..'")])
+@pytest.mark.parametrize(
+    "member, message", [("../evil.txt", "'..'"), ("/abs/evil.txt", "absolute path"), ("ok\\..\\..\\evil.txt", "'..'")]
+)
 def test_unsafe_zip_is_refused(tmp_path, member, message):
     archive = tmp_path / "bad.zip"
     archive.write_bytes(_zip({"ok/a.txt": b"a", member: b"x"}))

@@ -1,4 +1,5 @@
 """DDP: two CPU processes (gloo on 127.0.0.1) train the chapter-6 model under torchrun."""
+
 import json
 import os
 import socket
@@ -21,9 +22,24 @@ def _free_port() -> int:
 def _torchrun(out, steps, nproc=2):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANLIB_PROFILE": "ci"}
     env.pop("RANK", None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
-           "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "ganlib.distributed",
-           "--profile", "ci", "--steps", str(steps), "--checkpoint-every", "3", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "ganlib.distributed",
+        "--profile",
+        "ci",
+        "--steps",
+        str(steps),
+        "--checkpoint-every",
+        "3",
+        "--out",
+        str(out),
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -50,17 +66,21 @@ def test_ddp_two_cpu_ranks_identical_weights_and_checkpoint_loads_single_process
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["backend"] == "gloo" and summary["sync_bn"] is False
     assert summary["max_rank_difference"] == 0.0, "the two ranks hold different weights"
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.previous.pt", "checkpoint.pt", "samples.png",
-                                                     "summary.json"], \
-        "only rank 0 writes, and only these files"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.previous.pt",
+        "checkpoint.pt",
+        "samples.png",
+        "summary.json",
+    ], "only rank 0 writes, and only these files"
     # shards: 1437 training digits -> 719 + 718
     assert summary["images_per_rank"] == 719
 
     # the DDP checkpoint loads into an ordinary single-process model
     cfg = ganlib.override(_config("ci", "digits"), steps=4)
     G, D, G_ema = build_biggan(cfg)
-    state = load_checkpoint(out / "checkpoint.pt", modules={"G": G, "D": D, "G_ema": G_ema},
-                            config=checkpoint_config(cfg))
+    state = load_checkpoint(
+        out / "checkpoint.pt", modules={"G": G, "D": D, "G_ema": G_ema}, config=checkpoint_config(cfg)
+    )
     assert state["step"] == 4
     assert abs(sum(float(p.detach().double().sum()) for p in G.parameters()) - summary["param_sum_G"]) < 1e-9
     G.eval()
@@ -72,6 +92,7 @@ def test_ddp_two_cpu_ranks_identical_weights_and_checkpoint_loads_single_process
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads((out / "summary.json").read_text())["max_rank_difference"] == 0.0
     G2, D2, E2 = build_biggan(cfg2)
-    state = load_checkpoint(out / "checkpoint.pt", modules={"G": G2, "D": D2, "G_ema": E2},
-                            config=checkpoint_config(cfg2))
+    state = load_checkpoint(
+        out / "checkpoint.pt", modules={"G": G2, "D": D2, "G_ema": E2}, config=checkpoint_config(cfg2)
+    )
     assert state["step"] == 6 and len(state["history"]["steps"]) == 6

@@ -1,4 +1,5 @@
 """Tests of ganlib's core: profiles, utilities, data, batches, training loop and checkpoints."""
+
 import math
 import os
 
@@ -11,6 +12,7 @@ from ganlib.data import TensorBatches, load_digits
 from ganlib.train import History, fit, load_checkpoint, save_checkpoint
 
 # ----------------------------------------------------------------------------- profiles
+
 
 def test_profile_from_env_and_argument(monkeypatch):
     monkeypatch.setenv("GANLIB_PROFILE", "gpu")
@@ -66,16 +68,19 @@ def test_checkpoint_path_only_for_gpu_runs_and_under_the_checkpoint_folder(monke
     assert ganlib.checkpoint_path("03_pix2pix", None, "gpu") is None
     monkeypatch.delenv("GANLIB_CHECKPOINTS")
     monkeypatch.chdir(tmp_path)
-    assert ganlib.checkpoint_path("06_sagan_biggan", "biggan.pt") == tmp_path.joinpath("checkpoints", "06_sagan_biggan",
-                                                                                       "biggan.pt").relative_to(tmp_path)
+    assert ganlib.checkpoint_path("06_sagan_biggan", "biggan.pt") == tmp_path.joinpath(
+        "checkpoints", "06_sagan_biggan", "biggan.pt"
+    ).relative_to(tmp_path)
 
 
 # ----------------------------------------------------------------------------- utilities
+
 
 def test_seed_everything_repeats_all_rngs():
     import random
 
     import numpy as np
+
     ganlib.seed_everything(3)
     a = (random.random(), np.random.rand(), torch.rand(1).item())
     ganlib.seed_everything(3)
@@ -105,6 +110,7 @@ def test_get_device_and_threads():
 
 
 # ----------------------------------------------------------------------------- data
+
 
 @pytest.mark.parametrize("size", [8, 16, 32])
 def test_digits_sizes_and_range(size):
@@ -147,6 +153,7 @@ def test_tensor_batches_cover_each_epoch_and_resume():
 
 
 # ----------------------------------------------------------------------------- training loop
+
 
 def _toy_problem(seed=0):
     torch.manual_seed(seed)
@@ -193,8 +200,16 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
 
     ganlib.seed_everything(5)
     with pytest.raises(KeyboardInterrupt):
-        fit(dies_at_step_17, batches_b, 30, modules={"net": net_b}, optimizers={"opt": opt_b},
-            checkpoint=ckpt, checkpoint_every=5, progress=False)
+        fit(
+            dies_at_step_17,
+            batches_b,
+            30,
+            modules={"net": net_b},
+            optimizers={"opt": opt_b},
+            checkpoint=ckpt,
+            checkpoint_every=5,
+            progress=False,
+        )
     assert torch.load(ckpt, weights_only=True)["step"] == 15
     # no temp files left; the checkpoint before the last (step 10) is kept beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.previous.pt", "run.pt"]
@@ -203,8 +218,16 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     # a fresh process: new objects, other RNG state; the checkpoint restores everything
     net_c, opt_c, batches_c, step_c = _toy_problem(seed=123)
     ganlib.seed_everything(999)
-    history = fit(step_c, batches_c, 30, modules={"net": net_c}, optimizers={"opt": opt_c},
-                  checkpoint=ckpt, checkpoint_every=5, progress=False)
+    history = fit(
+        step_c,
+        batches_c,
+        30,
+        modules={"net": net_c},
+        optimizers={"opt": opt_c},
+        checkpoint=ckpt,
+        checkpoint_every=5,
+        progress=False,
+    )
     assert history.steps == list(range(1, 31))
     for (k, a), (_, c) in zip(net_a.state_dict().items(), net_c.state_dict().items()):
         assert torch.equal(a, c), k
@@ -253,18 +276,35 @@ def test_time_limit_is_a_safety_net_not_a_budget(tmp_path):
     # passing time_limit stops with an error that says the machine was too slow, and leaves a
     # checkpoint that resumes; it never returns a silently shortened run
     from ganlib.train import TrainingTooSlow
+
     net, opt, batches, step = _toy_problem()
     ckpt = tmp_path / "slow.pt"
     with pytest.raises(TrainingTooSlow, match="too slow or too busy.*not cut short"):
-        fit(step, batches, 10_000_000, modules={"net": net}, optimizers={"opt": opt}, progress=False,
-            time_limit=0.3, checkpoint=ckpt)
+        fit(
+            step,
+            batches,
+            10_000_000,
+            modules={"net": net},
+            optimizers={"opt": opt},
+            progress=False,
+            time_limit=0.3,
+            checkpoint=ckpt,
+        )
     assert 0 < torch.load(ckpt, weights_only=True)["step"] < 10_000_000
 
 
 def test_snapshots():
     net, opt, batches, step = _toy_problem()
-    h = fit(step, batches, 20, modules={"net": net}, optimizers={"opt": opt}, progress=False,
-            snapshot_fn=lambda: torch.zeros(2, 1, 4, 4), snapshot_every=5)
+    h = fit(
+        step,
+        batches,
+        20,
+        modules={"net": net},
+        optimizers={"opt": opt},
+        progress=False,
+        snapshot_fn=lambda: torch.zeros(2, 1, 4, 4),
+        snapshot_every=5,
+    )
     assert len(h.steps) == 20
     assert h.snapshots and h.snapshots[0][0] == 5 and h.snapshots[0][1].shape == (2, 1, 4, 4)
     assert not math.isnan(h.last("loss"))
@@ -272,8 +312,10 @@ def test_snapshots():
 
 def test_viz_functions_draw(tmp_path):
     import matplotlib
+
     matplotlib.use("Agg")
     from ganlib import viz
+
     imgs = torch.rand(20, 1, 8, 8) * 2 - 1
     ax = viz.show_grid(imgs, nrow=10, row_labels=["a", "b"])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
@@ -292,6 +334,7 @@ def test_viz_functions_draw(tmp_path):
 
 def test_gan_losses_exact_values():
     from ganlib import losses
+
     real, fake = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 0.5])
     sp = torch.nn.functional.softplus
     assert torch.isclose(losses.d_loss_bce(real, fake), sp(-real).mean() + sp(fake).mean())
@@ -315,8 +358,10 @@ def test_an_interrupt_finishes_the_step_checkpoints_and_resumes_to_the_same_weig
         def on_step(s, losses):
             if s == interrupt_at:
                 os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C / Jupyter's stop button sends
-        kwargs = dict(modules={"net": net}, optimizers={"opt": opt}, progress=False, checkpoint=path,
-                      checkpoint_every=1000)
+
+        kwargs = dict(
+            modules={"net": net}, optimizers={"opt": opt}, progress=False, checkpoint=path, checkpoint_every=1000
+        )
         if interrupt_at is not None:
             with pytest.raises(KeyboardInterrupt):
                 fit(step, batches, 40, on_step=on_step, **kwargs)
@@ -336,14 +381,16 @@ def test_an_interrupt_finishes_the_step_checkpoints_and_resumes_to_the_same_weig
 
 def test_slider_falls_back_to_a_static_grid_of_the_same_values(monkeypatch):
     import matplotlib
+
     matplotlib.use("Agg")
     from ganlib import viz
 
     monkeypatch.setenv("GANLIB_STATIC", "1")
     assert not viz.interactive()
     seen = []
-    ax = viz.slider(lambda t: (seen.append(t), torch.full((3, 1, 4, 4), float(t) / 2))[1], [0.5, 1.0],
-                    "truncation", nrow=3)
+    ax = viz.slider(
+        lambda t: (seen.append(t), torch.full((3, 1, 4, 4), float(t) / 2))[1], [0.5, 1.0], "truncation", nrow=3
+    )
     assert seen == [0.5, 1.0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["truncation = 0.5", "truncation = 1.0"]
     with pytest.raises(ValueError, match="at least one value"):

@@ -14,6 +14,7 @@ sums. Chapter 0's gpu profile downloads nothing (the ring is procedural, the dig
 scikit-learn). Chapter 7's Inception weights come from the mirror too: a file of the published
 architecture with random weights, so the FID, IS and KID it prints are not comparable with
 published ones; the path (download, sha256 check, strict load, 299 px features) is the real one."""
+
 import functools
 import gzip
 import hashlib
@@ -81,8 +82,9 @@ def _mnist(n):
     rng = np.random.default_rng(0)
 
     def idx(magic, array):
-        return gzip.compress(struct.pack(">i", magic) + b"".join(struct.pack(">i", d) for d in array.shape)
-                             + array.tobytes())
+        return gzip.compress(
+            struct.pack(">i", magic) + b"".join(struct.pack(">i", d) for d in array.shape) + array.tobytes()
+        )
 
     files = {}
     for prefix, k in (("train", n), ("t10k", max(n // 2, 20))):
@@ -97,15 +99,24 @@ def _cifar10(n):
     rng = np.random.default_rng(0)
 
     def batch(k, name):
-        return pickle.dumps({"batch_label": name, "labels": [i % 10 for i in range(k)],
-                             "data": rng.integers(0, 256, (k, 3072), dtype=np.uint8),
-                             "filenames": [f"{name}_{i}.png" for i in range(k)]})
+        return pickle.dumps(
+            {
+                "batch_label": name,
+                "labels": [i % 10 for i in range(k)],
+                "data": rng.integers(0, 256, (k, 3072), dtype=np.uint8),
+                "filenames": [f"{name}_{i}.png" for i in range(k)],
+            }
+        )
 
     members = {f"data_batch_{b}": batch(max(n // 5, 2), f"training batch {b} of 5") for b in range(1, 6)}
     members["test_batch"] = batch(20, "testing batch 1 of 1")
-    members["batches.meta"] = pickle.dumps({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog",
-                                                            "frog", "horse", "ship", "truck"],
-                                            "num_cases_per_batch": max(n // 5, 2), "num_vis": 3072})
+    members["batches.meta"] = pickle.dumps(
+        {
+            "label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+            "num_cases_per_batch": max(n // 5, 2),
+            "num_vis": 3072,
+        }
+    )
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as t:
         for name, data in members.items():
@@ -145,8 +156,10 @@ def _serve_labelled(served, what, n):
         files.update(_inception_weights())
     for name, data in files.items():
         (served / name).write_bytes(data)
-    sums = {name: {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest()}
-            for name, data in {**files, **members}.items()}
+    sums = {
+        name: {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in {**files, **members}.items()
+    }
     (served / "checksums.json").write_text(json.dumps(sums))
 
 
@@ -172,10 +185,19 @@ def _smoke(chapter, mirror, tmp_path, n):
     work = tmp_path / f"run-{n}"  # the run's working folder: its data/, its caches and checkpoints
     root = work / "data"
     work.mkdir()
-    env = {**os.environ, "GANLIB_PROFILE": "gpu", "GANLIB_CACHE": str(work / "cache"),
-           "GANLIB_CHECKPOINTS": str(work / "checkpoints")}  # never the reader's cache (judges trained on noise)
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "gpu_smoke.py"), chapter, url, str(root)],
-                          capture_output=True, text=True, cwd=work, env=env)
+    env = {
+        **os.environ,
+        "GANLIB_PROFILE": "gpu",
+        "GANLIB_CACHE": str(work / "cache"),
+        "GANLIB_CHECKPOINTS": str(work / "checkpoints"),
+    }  # never the reader's cache (judges trained on noise)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "gpu_smoke.py"), chapter, url, str(root)],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    )
     assert proc.returncode == 0, f"{chapter}: the gpu smoke run failed:\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -1,6 +1,7 @@
 """The FID Inception network: same state_dict layout and same features as pytorch-fid, torch-fidelity
 and torchmetrics, on random weights saved in the published layout to a temporary folder
 (no download, nothing written to a real cache)."""
+
 import math
 
 import pytest
@@ -49,8 +50,9 @@ def images():
 def _pytorch_fid_model(weights_file, monkeypatch):
     from pytorch_fid import inception as pf
 
-    monkeypatch.setattr(pf, "load_state_dict_from_url",
-                        lambda *a, **k: torch.load(weights_file, map_location="cpu", weights_only=True))
+    monkeypatch.setattr(
+        pf, "load_state_dict_from_url", lambda *a, **k: torch.load(weights_file, map_location="cpu", weights_only=True)
+    )
     return pf.InceptionV3([pf.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
 
 
@@ -58,8 +60,9 @@ def test_state_dict_keys_equal_pytorch_fid_and_torch_fidelity(weights_file, monk
     ours = set(FIDInceptionV3().state_dict())
     from pytorch_fid import inception as pf
 
-    monkeypatch.setattr(pf, "load_state_dict_from_url",
-                        lambda *a, **k: torch.load(weights_file, map_location="cpu", weights_only=True))
+    monkeypatch.setattr(
+        pf, "load_state_dict_from_url", lambda *a, **k: torch.load(weights_file, map_location="cpu", weights_only=True)
+    )
     theirs = set(pf.fid_inception_v3().state_dict())  # loads strictly: the layout of the published file
     assert ours == theirs
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -83,8 +86,9 @@ def test_pool_features_equal_references(weights_file, images, monkeypatch):
     # torch-fidelity and torchmetrics (built on it): uint8 images, normalised by (x - 128) / 128
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    tf = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                     feature_extractor_weights_path=str(weights_file))
+    tf = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(weights_file)
+    )
     ref_pool, ref_logits = tf(images)
     net = ext.network
     ours_pool = net.pool_features((images.float() - 128) / 128)
@@ -104,8 +108,13 @@ def test_preprocess_follows_pytorch_fid():
     x = torch.rand(2, 1, 16, 16, generator=g) * 2 - 1
     out = preprocess_for_inception(x)
     assert out.shape == (2, 3, 299, 299)
-    want = 2 * torch.nn.functional.interpolate((x.repeat(1, 3, 1, 1) + 1) / 2, size=(299, 299),
-                                               mode="bilinear", align_corners=False) - 1
+    want = (
+        2
+        * torch.nn.functional.interpolate(
+            (x.repeat(1, 3, 1, 1) + 1) / 2, size=(299, 299), mode="bilinear", align_corners=False
+        )
+        - 1
+    )
     assert torch.allclose(out, want, atol=1e-6)
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         preprocess_for_inception(x * 200)

@@ -1,4 +1,5 @@
 """Chapter 0: the original GAN on a ring of 8 Gaussians."""
+
 import pytest
 import torch
 
@@ -51,6 +52,7 @@ def test_gan_covers_all_modes_of_the_ring(seed):
 
 def test_gan_step_saturating_loss_is_the_minimax_form():
     from ganlib.losses import g_loss_saturating
+
     torch.manual_seed(0)
     G, D = MLPGenerator(z_dim=8, hidden=16), MLPDiscriminator(hidden=16)
     og, od = torch.optim.SGD(G.parameters(), lr=0.0), torch.optim.SGD(D.parameters(), lr=0.0)
@@ -58,20 +60,20 @@ def test_gan_step_saturating_loss_is_the_minimax_form():
     torch.manual_seed(1)
     out = gan_step(G, D, og, od, real, g_loss="saturating")
     torch.manual_seed(1)
-    torch.randn(32, 8)                       # the D step's noise
+    torch.randn(32, 8)  # the D step's noise
     expected = g_loss_saturating(D(G(torch.randn(32, 8))))
-    assert torch.isclose(out["g_loss"], expected) and out["g_loss"] < 0   # log(1 - sigma) < 0
+    assert torch.isclose(out["g_loss"], expected) and out["g_loss"] < 0  # log(1 - sigma) < 0
     with pytest.raises(ValueError, match="g_loss must be one of"):
         gan_step(G, D, og, od, real, g_loss="hinge")
 
 
 def test_train_and_measure_is_seeded_and_returns_floats():
     from ganlib.models.mlp_gan import IntroRunConfig, train_and_measure
+
     cfg = IntroRunConfig(steps=5, hidden=16, n_eval=200)
     a, b = train_and_measure(cfg, 3), train_and_measure(cfg, 3)
     assert a == b and set(a) == {"modes_covered", "high_quality"}
-    digits = train_and_measure(IntroRunConfig(data="digits", steps=2, z_dim=4, hidden=16, batch_size=32,
-                                              n_eval=100), 0)
+    digits = train_and_measure(IntroRunConfig(data="digits", steps=2, z_dim=4, hidden=16, batch_size=32, n_eval=100), 0)
     assert set(digits) == {"classes_covered", "class_spread", "confidence"}
     assert 1.0 <= digits["class_spread"] <= 10.0 and 0.1 <= digits["confidence"] <= 1.0
 
@@ -79,6 +81,7 @@ def test_train_and_measure_is_seeded_and_returns_floats():
 def test_judge_unconditional_on_real_digits_and_one_class():
     from ganlib.data import load_digits
     from ganlib.models.mlp_gan import judge_unconditional
+
     x, y = load_digits(8)
     real = judge_unconditional(x[:1000])
     assert real["classes_covered"] == 10 and real["class_spread"] > 9.5

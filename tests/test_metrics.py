@@ -1,5 +1,6 @@
 """FID, IS and KID: exact values, agreement with pytorch-fid, torch-fidelity and torchmetrics, bad input,
 and the disturbance experiment (FID rises with noise and blur) on the offline extractor."""
+
 import warnings
 
 import numpy as np
@@ -29,9 +30,12 @@ def _references(mu1, s1, mu2, s2, pytorch_fid=True):
     from torch_fidelity.metric_fid import fid_statistics_to_metric
     from torchmetrics.image.fid import _compute_fid
 
-    out = {"torch-fidelity": fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2},
-                                                      False)["frechet_inception_distance"],
-           "torchmetrics": float(_compute_fid(*(torch.from_numpy(a) for a in (mu1, s1, mu2, s2))))}
+    out = {
+        "torch-fidelity": fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, False)[
+            "frechet_inception_distance"
+        ],
+        "torchmetrics": float(_compute_fid(*(torch.from_numpy(a) for a in (mu1, s1, mu2, s2)))),
+    }
     if pytorch_fid:
         from pytorch_fid.fid_score import calculate_frechet_distance
 
@@ -46,8 +50,9 @@ def test_frechet_distance_closed_forms():
     # commuting (diagonal) covariances: sum (sqrt a - sqrt b)^2
     a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 0.0])
     want = 1.0 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
-    assert (frechet_distance(np.zeros(3), np.diag(a), np.array([1.0, 0, 0]), np.diag(b))
-            == pytest.approx(want, rel=1e-12))
+    assert frechet_distance(np.zeros(3), np.diag(a), np.array([1.0, 0, 0]), np.diag(b)) == pytest.approx(
+        want, rel=1e-12
+    )
     # symmetric in its arguments; tensors work too
     rng = np.random.default_rng(0)
     m = rng.normal(size=(5, 5))
@@ -157,7 +162,7 @@ def test_kid_unbiased_fid_biased_at_small_n():
     big = _features(4000, 16, 10)
     kids, fids = [], []
     for n in (50, 400):
-        a, b = big[:n], big[2000:2000 + n]
+        a, b = big[:n], big[2000 : 2000 + n]
         kids.append(kernel_inception_distance(a, b, subsets=1, subset_size=n)[0])  # all of both: one subset
         fids.append(fid_from_features(a, b))
     scale = kernel_inception_distance(big[:400], big[:400] + 0.5, subsets=1, subset_size=400)[0]
@@ -247,7 +252,8 @@ def test_frechet_distance_refuses_a_covariance_that_is_not_psd():
     # within the tolerance: round-off (N < D, float32 copies, a tiny negative eigenvalue) still works
     assert frechet_distance(m1, s1, m2, s2) > 0
     assert frechet_distance(m1, s1.astype(np.float32), m2, s2.astype(np.float32)) == pytest.approx(
-        frechet_distance(m1, s1, m2, s2), rel=1e-4)
+        frechet_distance(m1, s1, m2, s2), rel=1e-4
+    )
     q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
     nearly = q @ np.diag([5, 4, 3, 2, 1, 0.5, 0.0, -1e-9]) @ q.T  # -1e-9 / 5 is within 1e-6
     assert np.isfinite(frechet_distance(np.zeros(8), (nearly + nearly.T) / 2, np.zeros(8), np.eye(8)))
@@ -283,8 +289,7 @@ def digits_features():
     return ext, extract_features(ext, train), test
 
 
-@pytest.mark.parametrize("name", ["gaussian noise", "gaussian blur", "black rectangles", "salt and pepper",
-                                  "swirl"])
+@pytest.mark.parametrize("name", ["gaussian noise", "gaussian blur", "black rectangles", "salt and pepper", "swirl"])
 def test_fid_rises_monotonically_with_disturbance(digits_features, name):
     from ganlib.metrics import extract_features
     from ganlib.metrics.disturbances import DISTURBANCES

@@ -1,4 +1,5 @@
 """Unit tests of ganlib.nn (chapter 6 building blocks), with exact expected values."""
+
 import copy
 
 import numpy as np
@@ -23,6 +24,7 @@ from ganlib.nn import (
 )
 
 # ---------------------------------------------------------------- spectral norm
+
 
 @pytest.mark.parametrize("layer", [nn.Linear(7, 5), nn.Conv2d(3, 4, 3)])
 def test_our_spectral_norm_equals_pytorch(layer):
@@ -62,6 +64,7 @@ def test_apply_spectral_norm_covers_every_layer_once():
     apply_spectral_norm(m)
     apply_spectral_norm(m)  # idempotent
     from torch.nn.utils import parametrize
+
     assert all(parametrize.is_parametrized(m[i], "weight") for i in range(3))
     assert not parametrize.is_parametrized(m[3])
     assert len(m[0].parametrizations.weight) == 1
@@ -73,6 +76,7 @@ def test_spectral_norm_rejects_vectors():
 
 
 # ---------------------------------------------------------------- self-attention
+
 
 def test_self_attention_starts_as_identity_and_rows_sum_to_one():
     torch.manual_seed(0)
@@ -91,10 +95,10 @@ def test_self_attention_matches_the_equation():
     with torch.no_grad():
         att.gamma.fill_(0.5)
     x = torch.randn(1, 8, 2, 3)
-    X = x.flatten(2)[0]                                                  # (C, HW)
+    X = x.flatten(2)[0]  # (C, HW)
     f, g = att.query.weight[:, :, 0, 0] @ X, att.key.weight[:, :, 0, 0] @ X
     h = att.value.weight[:, :, 0, 0] @ X
-    beta = torch.softmax(f.T @ g, dim=1)                                 # (HW query, HW key)
+    beta = torch.softmax(f.T @ g, dim=1)  # (HW query, HW key)
     o = att.out.weight[:, :, 0, 0] @ (h @ beta.T)
     expected = (X + 0.5 * o).view(1, 8, 2, 3)
     torch.testing.assert_close(att(x), expected, rtol=1e-5, atol=1e-6)
@@ -111,22 +115,24 @@ def test_self_attention_bad_input():
 
 # ---------------------------------------------------------------- conditional batch norm
 
+
 def test_conditional_batch_norm_exact():
     cbn = ConditionalBatchNorm2d(2, 3)
     with torch.no_grad():
         cbn.gain.weight.copy_(torch.tensor([[1.0, 0, 0], [0, 2.0, 0]]))
         cbn.bias.weight.copy_(torch.tensor([[0, 0, 1.0], [0, 0, -1.0]]))
-    x = torch.tensor([[[[1.0]], [[2.0]]], [[[3.0]], [[6.0]]]])        # (2, 2, 1, 1)
+    x = torch.tensor([[[[1.0]], [[2.0]]], [[[3.0]], [[6.0]]]])  # (2, 2, 1, 1)
     c = torch.tensor([[1.0, 0, 0.5], [0, 1.0, 0]])
-    xhat = nn.BatchNorm2d(2, affine=False)(x)                          # +-1 (up to eps)
-    gain = torch.tensor([[2.0, 1.0], [1.0, 3.0]])                       # 1 + W_gamma c
-    bias = torch.tensor([[0.5, -0.5], [0.0, 0.0]])                      # W_beta c
+    xhat = nn.BatchNorm2d(2, affine=False)(x)  # +-1 (up to eps)
+    gain = torch.tensor([[2.0, 1.0], [1.0, 3.0]])  # 1 + W_gamma c
+    bias = torch.tensor([[0.5, -0.5], [0.0, 0.0]])  # W_beta c
     torch.testing.assert_close(cbn(x, c), xhat * gain[:, :, None, None] + bias[:, :, None, None])
     with pytest.raises(ValueError, match="conditioning vector"):
         cbn(x, torch.zeros(2, 4))
 
 
 # ---------------------------------------------------------------- hinge losses (ganlib.losses)
+
 
 def test_hinge_losses_exact():
     real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 0.5])
@@ -136,6 +142,7 @@ def test_hinge_losses_exact():
 
 
 # ---------------------------------------------------------------- orthogonal regularisation
+
 
 def test_orthogonal_regularization_value_and_gradient_convention():
     lin = nn.Linear(2, 2, bias=False)
@@ -161,13 +168,14 @@ def test_orthogonal_regularization_zero_for_orthogonal_rows_and_skips_shared():
     m.lin = nn.Linear(2, 2, bias=False)
     with torch.no_grad():
         m.lin.weight.copy_(torch.eye(2))
-        m.shared.weight.fill_(1.0)   # rows not orthogonal: would count if it were not skipped
+        m.shared.weight.fill_(1.0)  # rows not orthogonal: would count if it were not skipped
     assert float(orthogonal_regularization(m, 1.0)) == 0.0
     with pytest.raises(ValueError):
         orthogonal_regularization(nn.ReLU(), 1e-4)
 
 
 # ---------------------------------------------------------------- EMA
+
 
 def test_ema_update_exact():
     net = nn.Linear(1, 1, bias=False)
@@ -189,11 +197,11 @@ def test_ema_copies_before_start_and_copies_buffers():
     with torch.no_grad():
         net[0].weight.fill_(4.0)
         net[1].running_mean.fill_(3.0)
-    ema.update(net)                                    # before start: a copy
+    ema.update(net)  # before start: a copy
     assert torch.equal(ema.model[0].weight, net[0].weight)
     with torch.no_grad():
         net[0].weight.fill_(0.0)
-    ema.update(net)                                    # 0.5 * 4 + 0.5 * 0
+    ema.update(net)  # 0.5 * 4 + 0.5 * 0
     assert torch.equal(ema.model[0].weight, torch.full((2, 1), 2.0))
     assert torch.equal(ema.model[1].running_mean, torch.full((2,), 3.0))
     ema.train()
@@ -203,6 +211,7 @@ def test_ema_copies_before_start_and_copies_buffers():
 
 
 # ---------------------------------------------------------------- truncation
+
 
 @pytest.mark.parametrize("t", [0.5, 1.0, 2.0])
 def test_truncated_noise_matches_scipy_truncnorm(t):
@@ -231,8 +240,10 @@ def test_truncated_noise_bad_threshold_and_no_truncation():
 
 # ---------------------------------------------------------------- spectral norm: exclusions, sigma monitoring
 
+
 def test_apply_spectral_norm_exclude_leaves_a_layer_plain():
     from torch.nn.utils import parametrize
+
     m = nn.Module()
     m.shared = nn.Embedding(3, 4)
     m.lin = nn.Linear(4, 2)
@@ -243,17 +254,18 @@ def test_apply_spectral_norm_exclude_leaves_a_layer_plain():
 
 def test_top_singular_values_read_from_the_sn_buffers_match_svd():
     from ganlib.nn import top_singular_values
+
     torch.manual_seed(0)
     m = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Linear(8, 4))
     apply_spectral_norm(m)
-    for _ in range(30):                          # the power iteration converges in train mode
+    for _ in range(30):  # the power iteration converges in train mode
         m[0].weight, m[2].weight
     sig = top_singular_values(m)
     assert set(sig) == {"0", "2"}
     for name in sig:
         exact = largest_singular_value(m.get_submodule(name).parametrizations.weight.original)
         assert abs(sig[name] - exact) < 1e-4 * exact, (name, sig[name], exact)
-    with torch.no_grad():                        # it reads the RAW weight, which SN does not bound
+    with torch.no_grad():  # it reads the RAW weight, which SN does not bound
         m[2].parametrizations.weight.original.mul_(3.0)
     assert abs(top_singular_values(m)["2"] - 3 * sig["2"]) < 1e-4 * sig["2"]
     assert top_singular_values(nn.Linear(2, 2)) == {}
@@ -261,11 +273,13 @@ def test_top_singular_values_read_from_the_sn_buffers_match_svd():
 
 # ---------------------------------------------------------------- standing statistics
 
+
 def test_standing_statistics_average_the_batch_statistics():
     from ganlib.nn import standing_statistics
+
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
-    net[1].running_mean.fill_(7.0)               # stale statistics, e.g. copied from another net
+    net[1].running_mean.fill_(7.0)  # stale statistics, e.g. copied from another net
     batches = [torch.randn(8, 3) * (1 + i) + i for i in range(3)]
     it = iter(batches)
     standing_statistics(net, lambda g: (next(it),), batches=3)

@@ -1,4 +1,5 @@
 """Chapter 3, pix2pix: official architectures to the parameter, official checkpoints, training."""
+
 import json
 import time
 from pathlib import Path
@@ -24,19 +25,21 @@ from ganlib.models.pix2pix import (
 
 REFERENCE = Path(__file__).resolve().parent / "data"  # the official state_dict layouts (see its README)
 LEARNING_STEPS = 600  # fixed: the learning test's verdict never depends on the clock
-SHARP = 0.6           # HF ratio between L1 alone's and L1 + cGAN's (measured: see the learning test)
-FAITHFUL = 0.75       # held-out L1 at most this fraction of the mean-target baseline's
+SHARP = 0.6  # HF ratio between L1 alone's and L1 + cGAN's (measured: see the learning test)
+FAITHFUL = 0.75  # held-out L1 at most this fraction of the mean-target baseline's
 
 
 # --------------------------------------------------------------------------- parameter counts
+
 
 @pytest.mark.parametrize("num_downs, expected", [(8, 54_413_955), (7, 41_828_995)])
 def test_unet_parameter_count_matches_official(num_downs, expected):
     assert count_parameters(UNetGenerator(num_downs=num_downs)) == expected
 
 
-@pytest.mark.parametrize("n_layers, expected", [(0, 9_024), (1, 139_585), (2, 666_433), (3, 2_768_705),
-                                                (4, 6_964_033), (5, 11_159_361)])
+@pytest.mark.parametrize(
+    "n_layers, expected", [(0, 9_024), (1, 139_585), (2, 666_433), (3, 2_768_705), (4, 6_964_033), (5, 11_159_361)]
+)
 def test_patchgan_parameter_count_matches_official(n_layers, expected):
     assert count_parameters(PatchDiscriminator(6, n_layers=n_layers)) == expected
 
@@ -52,16 +55,19 @@ def test_bicyclegan_generator_counts():
     assert count_parameters(add_input) == 54_417_795
     assert count_parameters(add_all) == 54_794_627
     # BicycleGAN's two-scale D: 70x70 PatchGANs with ndf 64 and 32, instance norm.
-    assert (count_parameters(PatchDiscriminator(3, 64, norm="instance"))
-            + count_parameters(PatchDiscriminator(3, 32, norm="instance"))) == 3_458_978
+    assert (
+        count_parameters(PatchDiscriminator(3, 64, norm="instance"))
+        + count_parameters(PatchDiscriminator(3, 32, norm="instance"))
+    ) == 3_458_978
 
 
 def test_unet_with_z_runs_and_uses_z():
     torch.manual_seed(0)
     for where in ("input", "all"):
         for upsample in ("basic", "bilinear", "nearest"):
-            G = UNetGenerator(1, 2, num_downs=5, ngf=4, norm="instance", nz=3, z_injection=where,
-                              upsample=upsample, use_dropout=False)
+            G = UNetGenerator(
+                1, 2, num_downs=5, ngf=4, norm="instance", nz=3, z_injection=where, upsample=upsample, use_dropout=False
+            )
             x = torch.randn(2, 1, 32, 32)
             y1, y2 = G(x, torch.randn(2, 3)), G(x, torch.randn(2, 3))
             assert y1.shape == (2, 2, 32, 32)
@@ -83,6 +89,7 @@ def test_z_all_injects_at_every_down_conv():
 
 # --------------------------------------------------------------------------- pieces
 
+
 def test_norm_layer_and_init():
     bn, inn = norm_layer("batch")(4), norm_layer("instance")(4)
     assert isinstance(bn, nn.BatchNorm2d) and bn.affine and bn.track_running_stats
@@ -96,8 +103,11 @@ def test_norm_layer_and_init():
     assert abs(w.std().item() - 0.02) < 1e-3 and abs(w.mean().item()) < 1e-3
     g = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.BatchNorm2d)])
     assert abs(g.mean().item() - 1.0) < 5e-3 and abs(g.std().item() - 0.02) < 5e-3
-    assert all(m.bias.abs().max() == 0 for m in G.modules()
-               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None)
+    assert all(
+        m.bias.abs().max() == 0
+        for m in G.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None
+    )
 
 
 def test_receptive_field_formula_and_empirical():
@@ -135,12 +145,22 @@ def test_unet_shapes_and_range():
 
 # --------------------------------------------------------------------------- official checkpoints
 
+
 class _OfficialUnetBlock(nn.Module):
     """An independent transcription of the official ``UnetSkipConnectionBlock`` (nesting, in-place
     LeakyReLU, ``cat([x, model(x)])``), used only to check ``from_official``."""
 
-    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False,
-                 innermost=False, norm_layer=nn.BatchNorm2d, use_dropout=False):
+    def __init__(
+        self,
+        outer_nc,
+        inner_nc,
+        input_nc=None,
+        submodule=None,
+        outermost=False,
+        innermost=False,
+        norm_layer=nn.BatchNorm2d,
+        use_dropout=False,
+    ):
         super().__init__()
         self.outermost = outermost
         use_bias = norm_layer is not nn.BatchNorm2d
@@ -151,11 +171,17 @@ class _OfficialUnetBlock(nn.Module):
         if outermost:
             model = [downconv, submodule, uprelu, nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1), nn.Tanh()]
         elif innermost:
-            model = [downrelu, downconv, uprelu, nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=use_bias),
-                     upnorm]
+            model = [downrelu, downconv, uprelu, nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=use_bias), upnorm]
         else:
-            model = [downrelu, downconv, downnorm, submodule, uprelu,
-                     nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=use_bias), upnorm]
+            model = [
+                downrelu,
+                downconv,
+                downnorm,
+                submodule,
+                uprelu,
+                nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=use_bias),
+                upnorm,
+            ]
             if use_dropout:
                 model.append(nn.Dropout(0.5))
         self.model = nn.Sequential(*model)
@@ -169,13 +195,15 @@ class _OfficialUnet(nn.Module):
         super().__init__()
         block = _OfficialUnetBlock(ngf * 8, ngf * 8, innermost=True, norm_layer=norm_layer)
         for _ in range(num_downs - 5):
-            block = _OfficialUnetBlock(ngf * 8, ngf * 8, submodule=block, norm_layer=norm_layer,
-                                       use_dropout=use_dropout)
+            block = _OfficialUnetBlock(
+                ngf * 8, ngf * 8, submodule=block, norm_layer=norm_layer, use_dropout=use_dropout
+            )
         block = _OfficialUnetBlock(ngf * 4, ngf * 8, submodule=block, norm_layer=norm_layer)
         block = _OfficialUnetBlock(ngf * 2, ngf * 4, submodule=block, norm_layer=norm_layer)
         block = _OfficialUnetBlock(ngf, ngf * 2, submodule=block, norm_layer=norm_layer)
-        self.model = _OfficialUnetBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
-                                        norm_layer=norm_layer)
+        self.model = _OfficialUnetBlock(
+            output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, norm_layer=norm_layer
+        )
 
     def forward(self, x):
         return self.model(x)
@@ -186,8 +214,11 @@ def _randomise(module):
     with torch.no_grad():
         for name, t in module.state_dict().items():
             if t.is_floating_point():
-                t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.5 if "running_var" in name
-                        else torch.randn(t.shape, generator=g) * 0.1)
+                t.copy_(
+                    torch.rand(t.shape, generator=g) * 0.5 + 0.5
+                    if "running_var" in name
+                    else torch.randn(t.shape, generator=g) * 0.1
+                )
 
 
 # A few entries of the official unet_256 state_dict layout (tests/data/official_unet_256_keys.json
@@ -259,6 +290,7 @@ def test_from_official_path_prefix_and_errors(tmp_path):
 
 # --------------------------------------------------------------------------- training pieces
 
+
 def test_linear_decay_schedule():
     f = linear_decay(100, 100)  # the official defaults, in epochs
     assert [f(t) for t in (0, 99, 100, 101)] == [1.0, 1.0, 1 - 1 / 101, 1 - 2 / 101]
@@ -303,6 +335,7 @@ def test_step_order_and_d_not_updated_by_g():
 
 # --------------------------------------------------------------------------- learning test
 
+
 @pytest.mark.learning
 def test_adversarial_term_sharpens_where_l1_alone_blurs():
     """Fixed steps, seeded: L1 + cGAN restores the brick joints (high-frequency ratio near the
@@ -317,28 +350,36 @@ def test_adversarial_term_sharpens_where_l1_alone_blurs():
     numbers = {}
     start = time.process_time()
     for use_gan in (False, True):
-        exp = Pix2PixExperiment(image_size=64, n_train=1000, n_test=100, batch_size=8, steps=LEARNING_STEPS,
-                                model=Pix2PixConfig(num_downs=6, ngf=8, ndf=8, lr=5e-4, use_gan=use_gan))
+        exp = Pix2PixExperiment(
+            image_size=64,
+            n_train=1000,
+            n_test=100,
+            batch_size=8,
+            steps=LEARNING_STEPS,
+            model=Pix2PixConfig(num_downs=6, ngf=8, ndf=8, lr=5e-4, use_gan=use_gan),
+        )
         ganlib.seed_everything(0)
         model, _ = train_pix2pix(exp, seed=0, device="cpu")
         a_train, b_train, a_test, b_test = load_pairs(exp)
         numbers[use_gan] = evaluate_paired_translation(model.G, a_test, b_test)
     baseline = (b_test - b_train.mean(0, keepdim=True)).abs().mean().item()
     l1_only, both = numbers[False], numbers[True]
-    print(f"L1 only: {l1_only}; L1 + cGAN: {both}; baseline L1 {baseline:.4f}; "
-          f"{time.process_time() - start:.1f} s CPU")
+    print(f"L1 only: {l1_only}; L1 + cGAN: {both}; baseline L1 {baseline:.4f}; {time.process_time() - start:.1f} s CPU")
 
     def sharp_and_faithful(m):
         return m["hf_ratio"] >= SHARP and m["l1"] <= FAITHFUL * baseline
 
     assert l1_only["l1"] <= FAITHFUL * baseline, "L1 alone should already be faithful"
     assert not sharp_and_faithful(l1_only), "L1 alone should be blurry: the check would not test the GAN term"
-    assert sharp_and_faithful(both), (f"L1 + cGAN should be sharp and faithful: HF ratio {both['hf_ratio']:.3f} "
-                                      f"(>= {SHARP}), L1 {both['l1']:.3f} (<= {FAITHFUL * baseline:.3f})")
+    assert sharp_and_faithful(both), (
+        f"L1 + cGAN should be sharp and faithful: HF ratio {both['hf_ratio']:.3f} "
+        f"(>= {SHARP}), L1 {both['l1']:.3f} (<= {FAITHFUL * baseline:.3f})"
+    )
 
 
 def test_min_input_size_and_small_input_error():
     from ganlib.models.pix2pix import min_input_size
+
     assert [min_input_size(n) for n in range(1, 6)] == [6, 12, 24, 48, 96]
     D = PatchDiscriminator(6, 4, n_layers=5)
     assert D(torch.randn(1, 6, 96, 96)).shape == (1, 1, 1, 1)
@@ -380,6 +421,7 @@ def test_schedule_in_pix2pix_model():
 def test_jittered_batches_resume_exactly():
     from ganlib.data.batches import TensorBatches
     from ganlib.models.pix2pix import JitteredBatches
+
     a = torch.rand(6, 1, 12, 12) * 2 - 1
     b = -a
     j1 = JitteredBatches(TensorBatches(a, b, batch_size=2, seed=0), load_size=12, crop_size=8, seed=3)
@@ -394,6 +436,7 @@ def test_jittered_batches_resume_exactly():
 
 
 # --------------------------------------------------------------------------- the ablations' pieces
+
 
 def test_encoder_decoder_has_no_skips():
     G = UNetGenerator(3, 3, num_downs=5, ngf=4, skips=False)
@@ -419,6 +462,7 @@ def test_unconditional_discriminator_sees_the_output_only():
 
 def test_paper_schedule_scales_to_the_run():
     from ganlib.models.pix2pix import paper_schedule
+
     cfg = paper_schedule(Pix2PixConfig(n_constant=40_000, n_decay=40_000), 20_000)
     assert (cfg.n_constant, cfg.n_decay) == (10_000, 10_000)
     assert (paper_schedule(Pix2PixConfig(), 7).n_constant, paper_schedule(Pix2PixConfig(), 7).n_decay) == (3, 4)
@@ -437,6 +481,7 @@ class _BatchStatNet(nn.Module):
 
 def test_official_test_mode_is_batch_one_on_a_copy():
     from ganlib.models.pix2pix import evaluate_paired_translation
+
     torch.manual_seed(0)
     A = torch.randn(5, 1, 4, 4) * torch.arange(1, 6.0)[:, None, None, None]  # images of different scales
     B = torch.zeros(5, 1, 4, 4)
@@ -456,6 +501,7 @@ def test_official_test_mode_is_batch_one_on_a_copy():
 
 def test_dropout_spread():
     from ganlib.models.pix2pix import dropout_spread
+
     torch.manual_seed(0)
     x = torch.randn(3, 3, 64, 64)
     assert dropout_spread(init_weights(UNetGenerator(3, 3, num_downs=5, ngf=4)), x[..., :32, :32]) == 0.0
@@ -479,6 +525,7 @@ def test_toy_facades_labels_and_free_style():
         render_labels,
         sample_layout,
     )
+
     layout = sample_layout(np.random.default_rng([0, 1, 0]), 32)
     A = torch.from_numpy(render_labels(layout["labels"]))[None] * 2 - 1
     assert torch.equal(labels_from_map(A)[0], torch.from_numpy(layout["labels"]))
@@ -494,6 +541,7 @@ def test_toy_facades_labels_and_free_style():
 
 def test_segmentation_scores_by_hand():
     from ganlib.models.facade_segmenter import segmentation_scores
+
     labels = torch.tensor([[[0, 0, 1, 1]]])
     pred = torch.tensor([[[0, 1, 1, 1]]])
     s = segmentation_scores(pred, labels, n_classes=3)
@@ -504,6 +552,7 @@ def test_segmentation_scores_by_hand():
 def test_label_consistency_tells_real_from_uninformed():
     from ganlib.data.toy_facades import load_toy_facades
     from ganlib.models.facade_segmenter import label_consistency, train_segmenter
+
     seg = train_segmenter(size=32, n_train=256, steps=120)
     assert seg is train_segmenter(size=32, n_train=256, steps=120)  # cached: one judge per process
     A, B = load_toy_facades(32, 32, "test")
@@ -517,9 +566,18 @@ def test_label_consistency_tells_real_from_uninformed():
 def test_train_and_measure_is_seeded_and_complete():
     from ganlib.models.pix2pix import Pix2PixExperiment, train_and_measure
     from ganlib.runs import Run, execute
-    exp = Pix2PixExperiment(image_size=32, n_train=32, n_test=8, batch_size=4, steps=3, segmenter_steps=2,
-                            dropout_masks=2, keep_outputs=2,
-                            model=Pix2PixConfig(num_downs=5, ngf=4, ndf=4, n_layers_d=1))
+
+    exp = Pix2PixExperiment(
+        image_size=32,
+        n_train=32,
+        n_test=8,
+        batch_size=4,
+        steps=3,
+        segmenter_steps=2,
+        dropout_masks=2,
+        keep_outputs=2,
+        model=Pix2PixConfig(num_downs=5, ngf=4, ndf=4, n_layers_d=1),
+    )
     first = execute(Run(train_and_measure, exp, 0))
     again = execute(Run(train_and_measure, exp, 0))
     other = execute(Run(train_and_measure, exp, 1))

@@ -1,5 +1,6 @@
 """Precision / recall (Kynkäänniemi et al. 2019) and density / coverage (Naeem et al. 2020):
 hand cases, agreement with torch-fidelity's and prdc's code on the same features, bad input."""
+
 import numpy as np
 import pytest
 import torch
@@ -83,15 +84,23 @@ def test_density_ignores_an_outlier_real_point_that_fools_precision():
 def _torch_fidelity_prc(real, fake, k):
     from torch_fidelity.metric_prc import prc_features_to_metric
 
-    out = prc_features_to_metric(torch.as_tensor(fake), torch.as_tensor(real), prc_neighborhood=k,
-                                 prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    out = prc_features_to_metric(
+        torch.as_tensor(fake),
+        torch.as_tensor(real),
+        prc_neighborhood=k,
+        prc_batch_size=10000,
+        save_cpu_ram=False,
+        verbose=False,
+    )
     return out["precision"], out["recall"]
 
 
 # Tolerance 1e-6: the same points are counted (closed balls in both, the same cdist distances);
 # torch-fidelity averages the 0/1 flags in float32, so the fractions differ by < 3e-8 (measured).
-@pytest.mark.parametrize("n,d,k,shift,scale,latent", [(500, 64, 3, 0.3, 1.0, None),
-                                                      (1000, 2048, 3, 0.0, 1.2, 12), (400, 16, 5, 0.5, 0.7, None)])
+@pytest.mark.parametrize(
+    "n,d,k,shift,scale,latent",
+    [(500, 64, 3, 0.3, 1.0, None), (1000, 2048, 3, 0.0, 1.2, 12), (400, 16, 5, 0.5, 0.7, None)],
+)
 def test_precision_recall_match_torch_fidelity(n, d, k, shift, scale, latent):
     real, fake = _clouds(n, n + 37, d, n + d, shift=shift, scale=scale, latent=latent)
     ours = precision_recall(real, fake, k=k)

@@ -1,5 +1,6 @@
 """The runner of independent runs: same numbers alone, sequentially and in parallel; failures
 reported with their row and seed while the other results are kept; verdicts from the spread."""
+
 import pytest
 import torch
 
@@ -23,8 +24,7 @@ def tiny_fit(config, seed):
 
 
 def _runs():
-    return [Run(tiny_fit, {"lr": lr, "steps": 30}, seed, row=f"lr {lr}")
-            for lr in (1e-3, 1e-2) for seed in (0, 1)]
+    return [Run(tiny_fit, {"lr": lr, "steps": 30}, seed, row=f"lr {lr}") for lr in (1e-3, 1e-2) for seed in (0, 1)]
 
 
 def test_same_numbers_alone_sequential_and_parallel():
@@ -69,6 +69,7 @@ def dies(config, seed):
     """A run whose worker process dies (as when the out-of-memory killer ends it)."""
     if config.get("die"):
         import os
+
         os._exit(1)
     return {"seed": float(seed)}
 
@@ -83,7 +84,7 @@ def test_a_dead_worker_does_not_lose_the_finished_runs():
 def test_a_keep_folder_reads_finished_runs_back_and_trains_only_the_others(tmp_path, capsys):
     runs, keep = _runs(), tmp_path / "table"
     fresh = [r.value for r in run_all(runs, workers=1, progress=False)]
-    run_all(runs[:2], workers=1, keep=keep)             # a table cut short after two runs
+    run_all(runs[:2], workers=1, keep=keep)  # a table cut short after two runs
     assert len(list(keep.glob("*.pt"))) == 2 and not list(keep.glob("*.tmp"))
     capsys.readouterr()
     resumed = run_all(runs, workers=2, keep=keep)
@@ -95,6 +96,6 @@ def test_a_keep_folder_reads_finished_runs_back_and_trains_only_the_others(tmp_p
     changed = Run(tiny_fit, {"lr": 1e-3, "steps": 31}, 0, row="lr 0.001")  # same row and seed, other config
     assert run_all([changed], workers=1, progress=False, keep=keep)[0].value != fresh[0]
     assert len(list(keep.glob("*.pt"))) == 5
-    first[0].write_bytes(first[0].read_bytes()[:20])    # a file cut short by a crash: trained again
+    first[0].write_bytes(first[0].read_bytes()[:20])  # a file cut short by a crash: trained again
     again = run_all(runs[:1], workers=1, progress=False, keep=keep)
     assert "not readable" in capsys.readouterr().err and again[0].value == fresh[0]

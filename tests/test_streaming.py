@@ -1,4 +1,5 @@
 """Streaming real data sets from disk: the official jitter, resumable and worker-independent order."""
+
 import numpy as np
 import pytest
 import torch
@@ -24,7 +25,8 @@ def _unpaired_folder(root, n_a=3, n_b=5, size=20):
         d.mkdir(parents=True)
         for i in range(n):
             Image.fromarray(np.full((size, size, 3), 10 * i + (0 if domain == "A" else 128), np.uint8)).save(
-                d / f"{i}.png")
+                d / f"{i}.png"
+            )
     return root
 
 

@@ -4,6 +4,7 @@ The profile comes from GANLIB_PROFILE (default cpu). Executed notebooks are cach
 profile (book/_build/.jupyter_cache-<profile>), so a re-run executes only the chapters
 whose code changed, and switching profiles never shows another profile's outputs.
 """
+
 import os
 import subprocess
 import sys
@@ -31,12 +32,23 @@ def main() -> int:
     generated.parent.mkdir(parents=True, exist_ok=True)
     generated.write_text(yaml.safe_dump(config, sort_keys=False))
     start = time.time()
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--config", str(generated),
-           "--toc", str(ROOT / "book" / "_toc.yml"), "--path-output", str(ROOT / "book")]
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(ROOT),
+        "--config",
+        str(generated),
+        "--toc",
+        str(ROOT / "book" / "_toc.yml"),
+        "--path-output",
+        str(ROOT / "book"),
+    ]
     print(f"building the book with profile {profile!r}:", " ".join(cmd), flush=True)
     result = subprocess.run(cmd, cwd=ROOT)
-    print(f"book build: {time.time() - start:.0f} s, profile {profile}, "
-          f"output {ROOT / 'book' / '_build' / 'html' / 'index.html'}")
+    print(
+        f"book build: {time.time() - start:.0f} s, profile {profile}, "
+        f"output {ROOT / 'book' / '_build' / 'html' / 'index.html'}"
+    )
     return result.returncode
 
 

@@ -2,6 +2,7 @@
 
 Chapters add their procedural data sets as modules of this package.
 """
+
 from .batches import TensorBatches
 from .digits import load_digits
 

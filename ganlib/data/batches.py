@@ -4,6 +4,7 @@
 memory (or on the GPU), forever. Its state (RNG and position) is part of a
 checkpoint, so a resumed run sees exactly the batches an uninterrupted run sees.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Iterator, Optional, Tuple, Union
@@ -19,9 +20,15 @@ class TensorBatches:
     torch.Size([4])
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0,
-                 shuffle: bool = True, drop_last: bool = True,
-                 device: Optional[Union[str, torch.device]] = None):
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        device: Optional[Union[str, torch.device]] = None,
+    ):
         if not tensors:
             raise ValueError("TensorBatches needs at least one tensor")
         n = len(tensors[0])
@@ -30,8 +37,10 @@ class TensorBatches:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if drop_last and batch_size > n:
-            raise ValueError(f"batch_size {batch_size} is larger than the data set ({n} items); "
-                             "lower batch_size or pass drop_last=False")
+            raise ValueError(
+                f"batch_size {batch_size} is larger than the data set ({n} items); "
+                "lower batch_size or pass drop_last=False"
+            )
         self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
         self.batch_size, self.shuffle, self.drop_last, self.n = batch_size, shuffle, drop_last, n
         self.generator = torch.Generator().manual_seed(seed)
@@ -56,13 +65,17 @@ class TensorBatches:
             self.epoch += 1
             self.position, end = 0, self.batch_size
             self._order = self._new_order()
-        idx = self._order[self.position:min(end, self.n)]
+        idx = self._order[self.position : min(end, self.n)]
         self.position = end
         return tuple(t[idx.to(t.device)] for t in self.tensors)
 
     def state_dict(self) -> Dict[str, object]:
-        return {"generator": self.generator.get_state(), "epoch": self.epoch,
-                "position": self.position, "order": self._order.clone()}
+        return {
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "position": self.position,
+            "order": self._order.clone(),
+        }
 
     def load_state_dict(self, state: Dict[str, object]) -> None:
         self.generator.set_state(state["generator"])

@@ -4,6 +4,7 @@ They load offline, so they are the book's default data set. We provide 8, 16
 and 32 px versions (bilinear upsampling of the 8x8 originals) scaled to [-1, 1],
 the range of a generator ending in tanh.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -16,8 +17,9 @@ SIZES = (8, 16, 32)
 NUM_CLASSES = 10
 
 
-def load_digits(size: int = 16, split: Optional[str] = None, test_fraction: float = 0.2,
-                seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_digits(
+    size: int = 16, split: Optional[str] = None, test_fraction: float = 0.2, seed: int = 0
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Return ``(images, labels)``: images ``(N, 1, size, size)`` float32 in [-1, 1], labels ``(N,)`` int64.
 
     ``split`` is ``None`` (all 1,797 images), ``"train"`` or ``"test"``: a fixed

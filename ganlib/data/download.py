@@ -20,6 +20,7 @@ if it holds device files, or if its declared size, member count or expansion rat
 bounds (``max_bytes``, ``max_members``, ``max_ratio``; the registry sets them per data set). A
 zip member that decompresses to more than its header declares stops the extraction.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -47,9 +48,9 @@ CHECKSUMS_FILE = "checksums.json"
 
 # Bounds on what one archive may unpack to, unless a data set's registry entry says otherwise.
 # Generous: the largest registered archive (edges2handbags) holds about 140,000 images.
-DEFAULT_MAX_BYTES = 16 * 2 ** 30  # 16 GiB of declared content
+DEFAULT_MAX_BYTES = 16 * 2**30  # 16 GiB of declared content
 DEFAULT_MAX_MEMBERS = 500_000
-DEFAULT_MAX_RATIO = 100           # declared content / archive size; images barely compress (JPEG, PNG)
+DEFAULT_MAX_RATIO = 100  # declared content / archive size; images barely compress (JPEG, PNG)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 
@@ -127,10 +128,12 @@ def forget_checksum(checksums: PathLike, url: str) -> bool:
 
 
 def _reset_hint(record: Path, url: str) -> str:
-    return (f"if the recorded value is the wrong one (a broken first download was pinned) or the file on "
-            f"the server legitimately changed, reset the pin with "
-            f"ganlib.data.download.forget_checksum({str(record)!r}, {url!r}) (or delete that entry from "
-            f"{record}) and download again")
+    return (
+        f"if the recorded value is the wrong one (a broken first download was pinned) or the file on "
+        f"the server legitimately changed, reset the pin with "
+        f"ganlib.data.download.forget_checksum({str(record)!r}, {url!r}) (or delete that entry from "
+        f"{record}) and download again"
+    )
 
 
 def _fmt_bytes(n: float) -> str:
@@ -184,8 +187,16 @@ def _progress_bar(total: Optional[int], initial: int, desc: str, enabled: bool):
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
-    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=desc, file=sys.stderr, leave=False)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        file=sys.stderr,
+        leave=False,
+    )
 
 
 def _transfer(url: str, part: Path, timeout: float, progress: bool) -> Tuple[bool, str]:
@@ -206,8 +217,7 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool) -> Tuple[boo
             return _transfer(url, part, timeout, progress)
         raise DownloadError(f"HTTP error {err.code} ({err.reason}) for {url}") from err
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        raise DownloadError(f"could not reach {url}: {getattr(err, 'reason', err)} "
-                            "(no internet?)") from err
+        raise DownloadError(f"could not reach {url}: {getattr(err, 'reason', err)} (no internet?)") from err
     with response:
         status = response.status
         content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -244,8 +254,16 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool) -> Tuple[boo
     return (total is not None or chunked), content_type
 
 
-def download_url(url: str, dest: PathLike, sha256: Optional[str] = None, progress: bool = True, *,
-                 checksums: Optional[PathLike] = None, retries: int = 3, timeout: float = 60.0) -> Path:
+def download_url(
+    url: str,
+    dest: PathLike,
+    sha256: Optional[str] = None,
+    progress: bool = True,
+    *,
+    checksums: Optional[PathLike] = None,
+    retries: int = 3,
+    timeout: float = 60.0,
+) -> Path:
     """Download ``url`` to the file ``dest`` and return ``Path(dest)``.
 
     - ``dest`` already present: no network. It is verified against ``sha256`` (or the recorded
@@ -283,8 +301,10 @@ def download_url(url: str, dest: PathLike, sha256: Optional[str] = None, progres
             record_checksum(record, url, actual)
         elif actual != expected:
             hint = f"; {_reset_hint(record, url)}" if sha256 is None else ""
-            raise ChecksumError(f"{dest} exists but its SHA-256 is {actual}, expected {expected} ({source}); "
-                                f"delete {dest} to download it again from {url}{hint}")
+            raise ChecksumError(
+                f"{dest} exists but its SHA-256 is {actual}, expected {expected} ({source}); "
+                f"delete {dest} to download it again from {url}{hint}"
+            )
         return dest
 
     part = dest.with_name(dest.name + ".part")
@@ -295,14 +315,22 @@ def download_url(url: str, dest: PathLike, sha256: Optional[str] = None, progres
             break
         except DownloadError as err:
             if attempt == retries or not err.resumable or not part.exists():
-                kept = (f"; the {part.stat().st_size} bytes received are kept in {part} and the next call "
-                        "resumes from there") if part.exists() else ""
-                raise DownloadError(f"{err} (gave up after {attempt + 1} attempt(s)){kept}. Without internet, "
-                                    f"fetch {url} elsewhere and save it as {dest}", err.resumable) from err
-            time.sleep(min(2.0 ** attempt * 0.1, 2.0))
+                kept = (
+                    (
+                        f"; the {part.stat().st_size} bytes received are kept in {part} and the next call "
+                        "resumes from there"
+                    )
+                    if part.exists()
+                    else ""
+                )
+                raise DownloadError(
+                    f"{err} (gave up after {attempt + 1} attempt(s)){kept}. Without internet, "
+                    f"fetch {url} elsewhere and save it as {dest}",
+                    err.resumable,
+                ) from err
+            time.sleep(min(2.0**attempt * 0.1, 2.0))
 
-    if not _expects_html(dest) and (content_type in ("text/html", "application/xhtml+xml")
-                                    or _looks_like_html(part)):
+    if not _expects_html(dest) and (content_type in ("text/html", "application/xhtml+xml") or _looks_like_html(part)):
         with open(part, "rb") as f:
             head = f.read(120).decode("utf-8", "replace").replace("\n", " ").strip()
         part.unlink()
@@ -310,13 +338,16 @@ def download_url(url: str, dest: PathLike, sha256: Optional[str] = None, progres
             f"{url} answered with an HTML page (Content-Type {content_type or 'not given'}, starting "
             f"{head!r}), not the file {dest.name}: a captive portal's login page (hotel, campus or "
             "company Wi-Fi), an error page or a moved address. Nothing was kept and no checksum was "
-            f"recorded. Open {url} in a browser to see the page (log in if it asks), then call again")
+            f"recorded. Open {url} in a browser to see the page (log in if it asks), then call again"
+        )
     actual = sha256_file(part)
     if expected is not None and actual != expected:
         part.unlink()
         hint = _reset_hint(record, url) if sha256 is None else "the file is corrupt or was changed"
-        raise ChecksumError(f"checksum mismatch for {url}: expected SHA-256 {expected} ({source}), "
-                            f"got {actual}; the download was deleted ({hint})")
+        raise ChecksumError(
+            f"checksum mismatch for {url}: expected SHA-256 {expected} ({source}), "
+            f"got {actual}; the download was deleted ({hint})"
+        )
     if expected is None:
         try:
             _check_first_file(part, dest, url, known_complete, content_type, where="downloaded")
@@ -329,12 +360,13 @@ def download_url(url: str, dest: PathLike, sha256: Optional[str] = None, progres
     return dest
 
 
-def _check_first_file(path: Path, dest: Path, url: str, known_complete: bool, content_type: str,
-                      where: str) -> None:
+def _check_first_file(path: Path, dest: Path, url: str, known_complete: bool, content_type: str, where: str) -> None:
     """Before a checksum is recorded on first use: is ``path`` (to become ``dest``) the whole file?"""
     if not _expects_html(dest) and _looks_like_html(path):
-        raise DownloadError(f"{dest} holds an HTML page (a captive portal's login page or an error page), "
-                            f"not the file from {url}; no checksum was recorded. Delete {dest} and call again")
+        raise DownloadError(
+            f"{dest} holds an HTML page (a captive portal's login page or an error page), "
+            f"not the file from {url}; no checksum was recorded. Delete {dest} and call again"
+        )
     if known_complete:
         return
     archive = _is_archive_name(dest)
@@ -345,20 +377,24 @@ def _check_first_file(path: Path, dest: Path, url: str, known_complete: bool, co
     if where == "exists":
         if problem == "unknown":
             return  # a file put there by hand (no way to check it): trusted, as before
-        raise DownloadError(f"{dest} exists but does not open as {'an archive' if archive else 'a zip container'} "
-                            f"({problem}): it is incomplete or damaged, so no checksum was recorded. "
-                            f"Delete {dest} and call again to download it afresh")
+        raise DownloadError(
+            f"{dest} exists but does not open as {'an archive' if archive else 'a zip container'} "
+            f"({problem}): it is incomplete or damaged, so no checksum was recorded. "
+            f"Delete {dest} and call again to download it afresh"
+        )
     if problem == "unknown":
         raise DownloadError(
             f"{url} was sent without a Content-Length ({size} bytes arrived before the connection closed) "
             f"and {dest.name} is not an archive whose listing can be checked, so ganlib cannot tell whether "
             "it arrived complete and will not record its checksum on trust. Nothing was kept. Pass the "
-            "published checksum as sha256=... (then the bytes are verified), or try again later")
+            "published checksum as sha256=... (then the bytes are verified), or try again later"
+        )
     raise DownloadError(
         f"the download of {url} is incomplete or damaged: {size} bytes arrived"
         + ("" if known_complete else " without a Content-Length to check them against")
         + f", and the archive does not open ({problem}). Nothing was kept and no checksum was recorded; "
-        "call again to download it afresh")
+        "call again to download it afresh"
+    )
 
 
 # ----------------------------------------------------------------------------- extraction
@@ -368,8 +404,9 @@ def _check_member_name(name: str, archive: Path) -> str:
     if clean.startswith("/") or (len(clean) > 1 and clean[1] == ":"):
         raise UnsafeArchiveError(f"{archive} holds a member with an absolute path: {name!r}; refusing to extract")
     if ".." in clean.split("/"):
-        raise UnsafeArchiveError(f"{archive} holds a member whose path climbs out with '..': {name!r}; "
-                                 "refusing to extract")
+        raise UnsafeArchiveError(
+            f"{archive} holds a member whose path climbs out with '..': {name!r}; refusing to extract"
+        )
     return posixpath.normpath(clean)
 
 
@@ -445,18 +482,21 @@ class _Budget:
             raise UnsafeArchiveError(
                 f"{a} holds more than {self.max_members:,} members (the bound for it); refusing to extract "
                 f"anything: an archive bomb, a damaged archive or the wrong file. "
-                f"{_bound_hint('max_members', self.hint)}")
+                f"{_bound_hint('max_members', self.hint)}"
+            )
         if self.bytes > self.max_bytes:
             raise UnsafeArchiveError(
                 f"{a} declares more than {_fmt_bytes(self.max_bytes)} of content ({_fmt_bytes(self.bytes)} "
                 f"up to the member {name!r}), more than the bound for it; refusing to extract anything: an "
-                f"archive bomb, a damaged archive or the wrong file. {_bound_hint('max_bytes', self.hint)}")
+                f"archive bomb, a damaged archive or the wrong file. {_bound_hint('max_bytes', self.hint)}"
+            )
         if self.bytes > self.max_ratio * self.size:
             raise UnsafeArchiveError(
                 f"{a} ({_fmt_bytes(self.size)}) declares {_fmt_bytes(self.bytes)} of content up to the member "
                 f"{name!r}: {self.bytes / self.size:.0f} times its own size, where at most {self.max_ratio:g} "
                 "times is allowed (images barely compress); refusing to extract anything: an archive bomb "
-                f"or a damaged archive. {_bound_hint('max_ratio', self.hint)}")
+                f"or a damaged archive. {_bound_hint('max_ratio', self.hint)}"
+            )
 
 
 def _check_link(m: tarfile.TarInfo, where: str, links: _Links, archive: Path) -> None:
@@ -464,11 +504,14 @@ def _check_link(m: tarfile.TarInfo, where: str, links: _Links, archive: Path) ->
     link = m.linkname.replace("\\", "/")
     if m.issym():
         if posixpath.isabs(link) or links.resolve(posixpath.join(posixpath.dirname(where), link)) is None:
-            raise UnsafeArchiveError(f"{archive} holds a symlink {m.name!r} -> {m.linkname!r} that {links.why()} "
-                                     "(followed through the archive's other links); refusing to extract")
+            raise UnsafeArchiveError(
+                f"{archive} holds a symlink {m.name!r} -> {m.linkname!r} that {links.why()} "
+                "(followed through the archive's other links); refusing to extract"
+            )
     elif m.islnk() and (posixpath.isabs(link) or links.resolve(link) is None):
-        raise UnsafeArchiveError(f"{archive} holds a hard link {m.name!r} -> {m.linkname!r} that {links.why()}; "
-                                 "refusing to extract")
+        raise UnsafeArchiveError(
+            f"{archive} holds a hard link {m.name!r} -> {m.linkname!r} that {links.why()}; refusing to extract"
+        )
 
 
 def _check_tar(tar: tarfile.TarFile, archive: Path, budget: _Budget) -> None:
@@ -484,8 +527,10 @@ def _check_tar(tar: tarfile.TarFile, archive: Path, budget: _Budget) -> None:
         budget.add(m.name, m.size if m.isfile() else 0)
         where = links.location(name)
         if where is None:
-            raise UnsafeArchiveError(f"{archive} holds a member {m.name!r} whose path, once the archive's "
-                                     "symlinks are followed, leads outside the target folder; refusing to extract")
+            raise UnsafeArchiveError(
+                f"{archive} holds a member {m.name!r} whose path, once the archive's "
+                "symlinks are followed, leads outside the target folder; refusing to extract"
+            )
         if m.issym():
             links.targets[where.casefold()] = m.linkname
         _check_link(m, where, links, archive)
@@ -496,14 +541,17 @@ def _check_tar(tar: tarfile.TarFile, archive: Path, budget: _Budget) -> None:
     for m, name, where in members:
         now = links.location(name)
         if now != where:
-            raise UnsafeArchiveError(f"{archive} holds a member {m.name!r} that a later symlink moves "
-                                     f"({'outside the target folder' if now is None else 'elsewhere'}); "
-                                     "refusing to extract")
+            raise UnsafeArchiveError(
+                f"{archive} holds a member {m.name!r} that a later symlink moves "
+                f"({'outside the target folder' if now is None else 'elsewhere'}); "
+                "refusing to extract"
+            )
         kind = f"symlink to {m.linkname!r}" if m.issym() else "folder" if m.isdir() else "file"
         before = kinds.setdefault(where.casefold(), kind)
         if before != kind and (m.issym() or before.startswith("symlink")):
-            raise UnsafeArchiveError(f"{archive} holds {m.name!r} twice, once as a {before} and once as a {kind}; "
-                                     "refusing to extract")
+            raise UnsafeArchiveError(
+                f"{archive} holds {m.name!r} twice, once as a {before} and once as a {kind}; refusing to extract"
+            )
         _check_link(m, where, links, archive)
 
 
@@ -533,8 +581,10 @@ def _extract_zip(zf: zipfile.ZipFile, members, folder: Path, archive: Path) -> N
             for chunk in iter(lambda: src.read(CHUNK), b""):
                 written += len(chunk)
                 if written > info.file_size:
-                    raise UnsafeArchiveError(f"{archive}: the member {info.filename!r} unpacks to more than the "
-                                             f"{info.file_size:,} bytes its header declares; extraction stopped")
+                    raise UnsafeArchiveError(
+                        f"{archive}: the member {info.filename!r} unpacks to more than the "
+                        f"{info.file_size:,} bytes its header declares; extraction stopped"
+                    )
                 out.write(chunk)
 
 
@@ -554,9 +604,16 @@ def archive_format(path: PathLike) -> str:
     raise ValueError(f"cannot tell the archive format of {path}: expected a .tar.gz, .tgz, .tar or .zip file")
 
 
-def extract_into(archive: PathLike, folder: PathLike, fmt: Optional[str] = None, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES, max_members: int = DEFAULT_MAX_MEMBERS,
-                 max_ratio: float = DEFAULT_MAX_RATIO, bound_hint: Optional[str] = None) -> None:
+def extract_into(
+    archive: PathLike,
+    folder: PathLike,
+    fmt: Optional[str] = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_ratio: float = DEFAULT_MAX_RATIO,
+    bound_hint: Optional[str] = None,
+) -> None:
     """Check every member of ``archive`` and unpack it into the existing ``folder`` (no atomicity).
 
     All checks run before the first byte is written (see :func:`extract`). ``bound_hint`` says,
@@ -574,8 +631,9 @@ def extract_into(archive: PathLike, folder: PathLike, fmt: Optional[str] = None,
                     tar.extractall(folder)
         except getattr(tarfile, "FilterError", ()) as err:
             member = getattr(getattr(err, "tarinfo", None), "name", "?")
-            raise UnsafeArchiveError(f"{archive}: Python's tarfile data filter refused the member {member!r} "
-                                     f"({err}); refusing to extract") from err
+            raise UnsafeArchiveError(
+                f"{archive}: Python's tarfile data filter refused the member {member!r} ({err}); refusing to extract"
+            ) from err
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
             raise ValueError(f"{archive} is not a valid tar archive ({err}); delete it and download again") from err
     elif fmt == "zip":
@@ -588,9 +646,15 @@ def extract_into(archive: PathLike, folder: PathLike, fmt: Optional[str] = None,
         raise ValueError(f"unknown archive format {fmt!r}; expected 'tar.gz', 'tar' or 'zip'")
 
 
-def extract(archive: PathLike, target: PathLike, fmt: Optional[str] = None, *,
-            max_bytes: int = DEFAULT_MAX_BYTES, max_members: int = DEFAULT_MAX_MEMBERS,
-            max_ratio: float = DEFAULT_MAX_RATIO) -> Path:
+def extract(
+    archive: PathLike,
+    target: PathLike,
+    fmt: Optional[str] = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_ratio: float = DEFAULT_MAX_RATIO,
+) -> Path:
     """Unpack ``archive`` (``.tar.gz``/``.tgz``/``.tar``/``.zip``) so that its members land in ``target``.
 
     The archive is unpacked into a temporary folder beside ``target`` and renamed into place, so

@@ -24,6 +24,7 @@ Every image becomes 8-bit RGB before it is scaled to [-1, 1], as the official lo
   range is not defined;
 - a truncated or damaged file: refused, naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,9 +70,13 @@ def describe(folder: Path, limit: int = 12) -> str:
 
 def list_images(folder: Path) -> List[Path]:
     """Image files directly in ``folder`` (and its sub-folders), sorted by path."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS
-                  and all(_visible(Path(part)) for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMG_EXTENSIONS
+        and all(_visible(Path(part)) for part in p.relative_to(folder).parts)
+    )
 
 
 def has_layout(folder: Path, layout: str) -> bool:
@@ -81,15 +86,21 @@ def has_layout(folder: Path, layout: str) -> bool:
     if layout == "paired":
         return any((folder / s).is_dir() for s in PAIRED_SPLITS)
     if layout == "unpaired":
-        return (folder / "trainA").is_dir() and (folder / "trainB").is_dir() or \
-            (folder / "testA").is_dir() and (folder / "testB").is_dir()
+        return (
+            (folder / "trainA").is_dir()
+            and (folder / "trainB").is_dir()
+            or (folder / "testA").is_dir()
+            and (folder / "testB").is_dir()
+        )
     raise ValueError(f"unknown layout {layout!r}; expected 'paired' or 'unpaired'")
 
 
 def expected_layout(layout: str, name: str = "<dataset>") -> str:
     if layout == "paired":
-        return (f"{name}/train/, {name}/val/ and/or {name}/test/ holding side-by-side AB images "
-                "(A left, B right, as in the pix2pix archives)")
+        return (
+            f"{name}/train/, {name}/val/ and/or {name}/test/ holding side-by-side AB images "
+            "(A left, B right, as in the pix2pix archives)"
+        )
     return f"{name}/trainA/, {name}/trainB/, {name}/testA/, {name}/testB/ holding images (the CycleGAN layout)"
 
 
@@ -123,8 +134,10 @@ def _to_rgb(im, path: Path):
         return Image.fromarray(np.round(grey / 257.0).clip(0, 255).astype(np.uint8), mode="L").convert("RGB")
     if mode in ("I", "F"):
         kind = "32-bit integer" if mode == "I" else "floating-point"
-        raise ImageFileError(f"{path} is a {kind} image (PIL mode {mode!r}); its value range is not defined, so "
-                             "the loader does not guess one. Save it as an 8- or 16-bit PNG or as a JPEG")
+        raise ImageFileError(
+            f"{path} is a {kind} image (PIL mode {mode!r}); its value range is not defined, so "
+            "the loader does not guess one. Save it as an 8- or 16-bit PNG or as a JPEG"
+        )
     if "transparency" in im.info or mode in ("PA", "La", "RGBa"):
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA"):
@@ -135,7 +148,8 @@ def _to_rgb(im, path: Path):
                 f"{path} has transparent pixels ({clear} of {alpha.size} have alpha < 255); the colour stored under "
                 "them is arbitrary, so the loader does not guess a background. Flatten it onto the background you "
                 "want, e.g. Image.alpha_composite(Image.new('RGBA', im.size, 'white'), im.convert('RGBA'))"
-                ".convert('RGB'), and save it again")
+                ".convert('RGB'), and save it again"
+            )
     return im.convert("RGB")
 
 
@@ -155,7 +169,8 @@ def _load_rgb(path: Path):
         raise ImageFileError(
             f"{path} cannot be read as an image ({type(err).__name__}: {err}): the file is truncated or damaged, "
             "e.g. by an interrupted copy or download. Replace it with a good copy or delete it; if it came with a "
-            "downloaded data set, delete the data set's folder and load it again to download it afresh") from err
+            "downloaded data set, delete the data set's folder and load it again to download it afresh"
+        ) from err
 
 
 class _Stack:
@@ -170,9 +185,11 @@ class _Stack:
         if self.out is None:
             self.out = torch.empty(self.n, 3, h, w)
         elif self.out.shape[-2:] != (h, w):
-            raise ValueError(f"the {self.what} images in {self.folder} have different sizes "
-                             f"({self.out.shape[-1]}x{self.out.shape[-2]} and {w}x{h} in {path.name}); "
-                             "pass size=... to resize them to one size")
+            raise ValueError(
+                f"the {self.what} images in {self.folder} have different sizes "
+                f"({self.out.shape[-1]}x{self.out.shape[-2]} and {w}x{h} in {path.name}); "
+                "pass size=... to resize them to one size"
+            )
         x = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)  # (3, H, W)
         self.out[self.i] = x.float().div_(127.5).sub_(1.0)
         self.i += 1
@@ -193,7 +210,8 @@ def _check_size(size):
     if size is None:
         return
     ok = (isinstance(size, int) and size > 0) or (
-        isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size))
+        isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)
+    )
     if not ok:
         raise ValueError(f"size must be None, a positive int or an (H, W) pair, got {size!r}")
 
@@ -203,8 +221,10 @@ def _check_limit(limit):
         raise ValueError(f"limit must be None or a positive int, got {limit!r}")
 
 
-_LAYOUT_NAMES = {"paired": ("a paired (pix2pix)", "load_paired"),
-                 "unpaired": ("an unpaired (CycleGAN)", "load_unpaired")}
+_LAYOUT_NAMES = {
+    "paired": ("a paired (pix2pix)", "load_paired"),
+    "unpaired": ("an unpaired (CycleGAN)", "load_unpaired"),
+}
 
 
 def _require_layout(folder: Path, layout: str) -> None:
@@ -213,14 +233,20 @@ def _require_layout(folder: Path, layout: str) -> None:
         return
     other = "unpaired" if layout == "paired" else "paired"
     what, other_what = _LAYOUT_NAMES[layout][0], _LAYOUT_NAMES[other]
-    hint = (f" It looks like {other_what[0]} data set: use {other_what[1]}."
-            if has_layout(folder, other) else layout_hint(folder, layout))
-    raise LayoutError(f"{folder} is not {what} data set: expected "
-                      f"{expected_layout(layout, folder.name)}; found: {describe(folder)}.{hint}")
+    hint = (
+        f" It looks like {other_what[0]} data set: use {other_what[1]}."
+        if has_layout(folder, other)
+        else layout_hint(folder, layout)
+    )
+    raise LayoutError(
+        f"{folder} is not {what} data set: expected "
+        f"{expected_layout(layout, folder.name)}; found: {describe(folder)}.{hint}"
+    )
 
 
-def load_paired_folder(folder: PathLike, split: str = "train", direction: str = "AtoB",
-                       size=None, limit: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_paired_folder(
+    folder: PathLike, split: str = "train", direction: str = "AtoB", size=None, limit: Optional[int] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Load ``folder/split/*`` side-by-side AB images and cut each into A (left) and B (right).
 
     Returns ``(inputs, targets)``, each float ``(N, 3, H, W)`` in [-1, 1]: ``(A, B)`` for
@@ -253,8 +279,9 @@ def load_paired_folder(folder: PathLike, split: str = "train", direction: str = 
     return (A.out, B.out) if direction == "AtoB" else (B.out, A.out)
 
 
-def load_unpaired_folder(folder: PathLike, split: str = "train", size=None,
-                         limit: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_unpaired_folder(
+    folder: PathLike, split: str = "train", size=None, limit: Optional[int] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Load the two domains ``folder/{split}A`` and ``folder/{split}B`` (CycleGAN layout).
 
     Returns ``(X, Y)``: float ``(N_X, 3, H, W)`` and ``(N_Y, 3, H, W)`` in [-1, 1] (the domains
@@ -269,12 +296,15 @@ def load_unpaired_folder(folder: PathLike, split: str = "train", size=None,
         d = folder / f"{split}{domain}"
         if not d.is_dir():
             found = sorted(p.name for p in folder.iterdir() if p.is_dir() and _visible(p))
-            raise LayoutError(f"{folder} has no folder {d.name}/ for split {split!r}; "
-                              f"expected {split}A/ and {split}B/, found folders {found}")
+            raise LayoutError(
+                f"{folder} has no folder {d.name}/ for split {split!r}; "
+                f"expected {split}A/ and {split}B/, found folders {found}"
+            )
         files = list_images(d)
         if not files:
-            raise LayoutError(f"the domain folder {d} holds no images ({', '.join(IMG_EXTENSIONS)}); "
-                              f"found: {describe(d)}")
+            raise LayoutError(
+                f"the domain folder {d} holds no images ({', '.join(IMG_EXTENSIONS)}); found: {describe(d)}"
+            )
         files = files[:limit] if limit else files
         stack = _Stack(len(files), d, f"{split}{domain}")
         for p in files:

@@ -24,6 +24,7 @@ Deterministic: item ``i`` of a split depends only on ``(seed, split, i)``; ``tra
 >>> A.shape, B.shape, modes.tolist() == fill_mode(A, B, k=4).tolist()
 (torch.Size([6, 3, 32, 32]), torch.Size([6, 3, 32, 32]), True)
 """
+
 from __future__ import annotations
 
 import math
@@ -33,18 +34,29 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["PALETTE", "SHAPES", "load_multimodal_shapes", "interior_mask", "fill_mode",
-           "fill_mode_coverage", "mode_balance", "kl_to_uniform", "uniform_balance"]
+__all__ = [
+    "PALETTE",
+    "SHAPES",
+    "load_multimodal_shapes",
+    "interior_mask",
+    "fill_mode",
+    "fill_mode_coverage",
+    "mode_balance",
+    "kl_to_uniform",
+    "uniform_balance",
+]
 
 # fill colours in [-1, 1] (RGB): far apart, none close to the white outline or the black ground
-PALETTE = torch.tensor([
-    [0.9, -0.8, -0.8],    # red
-    [-0.8, 0.7, -0.8],    # green
-    [-0.7, -0.5, 0.9],    # blue
-    [0.9, 0.8, -0.8],     # yellow
-    [0.8, -0.8, 0.8],     # magenta
-    [-0.8, 0.8, 0.8],     # cyan
-])
+PALETTE = torch.tensor(
+    [
+        [0.9, -0.8, -0.8],  # red
+        [-0.8, 0.7, -0.8],  # green
+        [-0.7, -0.5, 0.9],  # blue
+        [0.9, 0.8, -0.8],  # yellow
+        [0.8, -0.8, 0.8],  # magenta
+        [-0.8, 0.8, 0.8],  # cyan
+    ]
+)
 SHAPES = ("circle", "square", "diamond")
 SPLITS = {"train": 0, "test": 1}
 MAX_K = len(PALETTE)
@@ -58,7 +70,7 @@ def _outline_and_inside(rng: np.random.Generator, size: int) -> Tuple[np.ndarray
     kind = SHAPES[int(rng.integers(len(SHAPES)))]
     dy, dx = np.abs(yy - cy), np.abs(xx - cx)
     if kind == "circle":
-        filled = dy ** 2 + dx ** 2 <= r ** 2
+        filled = dy**2 + dx**2 <= r**2
     elif kind == "square":
         filled = np.maximum(dy, dx) <= 0.85 * r
     else:
@@ -67,8 +79,9 @@ def _outline_and_inside(rng: np.random.Generator, size: int) -> Tuple[np.ndarray
     return filled & ~inside, inside
 
 
-def load_multimodal_shapes(n: int, size: int = 32, k: int = 4, split: str = "train", seed: int = 0
-                           ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def load_multimodal_shapes(
+    n: int, size: int = 32, k: int = 4, split: str = "train", seed: int = 0
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` pairs ``(A, B)`` and their modes.
 
     Returns ``A (n, 3, size, size)`` outlines, ``B (n, 3, size, size)`` filled shapes, both in
@@ -117,8 +130,9 @@ def fill_mode(A: torch.Tensor, B: torch.Tensor, k: int = 4, tol: float = 0.5) ->
     mixed, washed-out colour; the palette colours are at least 1.3 apart).
     """
     if A.shape != B.shape or A.dim() != 4 or A.shape[1] != 3:
-        raise ValueError(f"A and B must be RGB images of the same shape (N, 3, H, W), "
-                         f"got {tuple(A.shape)} and {tuple(B.shape)}")
+        raise ValueError(
+            f"A and B must be RGB images of the same shape (N, 3, H, W), got {tuple(A.shape)} and {tuple(B.shape)}"
+        )
     mask = interior_mask(A).to(B.device).unsqueeze(1).float()
     mean = (B.detach() * mask).sum((2, 3)) / mask.sum((2, 3)).clamp_min(1.0)
     dist = torch.cdist(mean.float(), PALETTE[:k].to(B.device))
@@ -126,16 +140,14 @@ def fill_mode(A: torch.Tensor, B: torch.Tensor, k: int = 4, tol: float = 0.5) ->
     return torch.where(best <= tol, idx, torch.full_like(idx, -1)).cpu()
 
 
-def fill_mode_coverage(A: torch.Tensor, outputs: torch.Tensor, k: int = 4, tol: float = 0.5
-                       ) -> Tuple[float, float]:
+def fill_mode_coverage(A: torch.Tensor, outputs: torch.Tensor, k: int = 4, tol: float = 0.5) -> Tuple[float, float]:
     """How many of the K modes the samples of each input reach.
 
     ``A (N, 3, H, W)`` inputs, ``outputs (N, S, 3, H, W)``: S samples (e.g. S random z) per
     input. Returns ``(mean number of distinct valid modes per input, fraction of valid outputs)``.
     """
     if outputs.dim() != 5 or outputs.shape[0] != A.shape[0]:
-        raise ValueError(f"outputs must be (N, S, C, H, W) with N = len(A) = {A.shape[0]}, "
-                         f"got {tuple(outputs.shape)}")
+        raise ValueError(f"outputs must be (N, S, C, H, W) with N = len(A) = {A.shape[0]}, got {tuple(outputs.shape)}")
     n, s = outputs.shape[:2]
     modes = fill_mode(A.repeat_interleave(s, 0), outputs.reshape(n * s, *outputs.shape[2:]), k, tol)
     modes = modes.view(n, s)
@@ -165,8 +177,7 @@ def mode_balance(A: torch.Tensor, outputs: torch.Tensor, k: int = 4, tol: float 
     ``A (N, 3, H, W)``, ``outputs (N, S, 3, H, W)``.
     """
     if outputs.dim() != 5 or outputs.shape[0] != A.shape[0]:
-        raise ValueError(f"outputs must be (N, S, C, H, W) with N = len(A) = {A.shape[0]}, "
-                         f"got {tuple(outputs.shape)}")
+        raise ValueError(f"outputs must be (N, S, C, H, W) with N = len(A) = {A.shape[0]}, got {tuple(outputs.shape)}")
     n, s = outputs.shape[:2]
     modes = fill_mode(A.repeat_interleave(s, 0), outputs.reshape(n * s, *outputs.shape[2:]), k, tol).view(n, s)
     counts = torch.stack([(modes == j).sum(1) for j in range(k)], 1)

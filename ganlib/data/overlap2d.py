@@ -11,6 +11,7 @@ AC-GAN on such overlapping mixtures).
 Points come as ``(N, 2, 1, 1)``: a two-channel 1x1 "image", so the book's conditional
 networks (chapter 1's MLP G and D, chapter 2's AC-GAN D) apply unchanged.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ from typing import Dict, Tuple
 
 import torch
 
-MU, STD = 0.25, 0.25   # in the tanh range of the generators: |x| < 1 for all but a few points
+MU, STD = 0.25, 0.25  # in the tanh range of the generators: |x| < 1 for all but a few points
 
 
 def overlapping_classes(n: int, mu: float = MU, std: float = STD, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -36,11 +37,10 @@ def overlapping_classes(n: int, mu: float = MU, std: float = STD, seed: int = 0)
 def true_posterior(points: torch.Tensor, mu: float = MU, std: float = STD) -> torch.Tensor:
     r""":math:`p(y{=}1 \mid x) = \sigma(2 \mu x_1 / \sigma^2)` for points ``(N, 2, 1, 1)`` or ``(N, 2)``: ``(N,)``."""
     x1 = points.reshape(len(points), -1)[:, 0]
-    return torch.sigmoid(2 * mu * x1 / std ** 2)
+    return torch.sigmoid(2 * mu * x1 / std**2)
 
 
-def boundary_measures(points: torch.Tensor, labels: torch.Tensor, mu: float = MU,
-                      std: float = STD) -> Dict[str, float]:
+def boundary_measures(points: torch.Tensor, labels: torch.Tensor, mu: float = MU, std: float = STD) -> Dict[str, float]:
     """How samples of each class treat the overlap, averaged over the two classes.
 
     - ``other_side``: fraction of class-k samples on the other class's side of ``x1 = 0``

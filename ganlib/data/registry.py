@@ -22,6 +22,7 @@ Usage::
     X, Y = load_unpaired("horse2zebra", split="train", size=256)
     images, labels = load_labelled("mnist", train=True, size=32)
 """
+
 from __future__ import annotations
 
 import difflib
@@ -110,13 +111,17 @@ _SPECS = [
     # pix2pix (Isola et al., 2017): A | B side by side in one image
     _pix2pix("facades", "CMP Facades: label maps | photos of building facades (400 train, 100 val, 106 test)"),
     _pix2pix("maps", "Google Maps: aerial photos | map tiles of New York (1,096 train, 1,098 val)"),
-    _pix2pix("cityscapes", "Cityscapes: street photos | semantic label maps (2,975 train, 500 val). Licence: "
-                           "the official download script now sends users to cityscapes-dataset.com; if the "
-                           "archive is not served, build the folder with the official "
-                           "prepare_cityscapes_dataset.py and pass its path to load_paired"),
+    _pix2pix(
+        "cityscapes",
+        "Cityscapes: street photos | semantic label maps (2,975 train, 500 val). Licence: "
+        "the official download script now sends users to cityscapes-dataset.com; if the "
+        "archive is not served, build the folder with the official "
+        "prepare_cityscapes_dataset.py and pass its path to load_paired",
+    ),
     _pix2pix("edges2shoes", "UT Zappos50K: HED edge maps | shoe photos (49,825 train, 200 val)"),
-    _pix2pix("edges2handbags", "iGAN handbags: HED edge maps | handbag photos (138,567 train, 200 val)",
-             max_bytes=64 * 2 ** 30),  # the largest archive (several GiB): four times the default bound
+    _pix2pix(
+        "edges2handbags", "iGAN handbags: HED edge maps | handbag photos (138,567 train, 200 val)", max_bytes=64 * 2**30
+    ),  # the largest archive (several GiB): four times the default bound
     _pix2pix("night2day", "Transient Attributes: night | day photos of the same webcam view"),
     # CycleGAN (Zhu et al., 2017): two unpaired domains
     _cyclegan("horse2zebra", "ImageNet horses (A) and zebras (B)"),
@@ -130,12 +135,21 @@ _SPECS = [
     _cyclegan("cyclegan_maps", "Google Maps aerial photos and map tiles as two unpaired domains", "maps"),
     _cyclegan("cyclegan_facades", "CMP Facades photos and label maps as two unpaired domains", "facades"),
     # torchvision
-    DatasetSpec("mnist", None, None, None, "torchvision", "MNIST handwritten digits, 28x28 grey, 60k/10k",
-                torchvision="MNIST"),
-    DatasetSpec("fashion_mnist", None, None, None, "torchvision", "Fashion-MNIST clothing, 28x28 grey, 60k/10k",
-                torchvision="FashionMNIST"),
-    DatasetSpec("cifar10", None, None, None, "torchvision", "CIFAR-10, 32x32 colour, 10 classes, 50k/10k",
-                torchvision="CIFAR10"),
+    DatasetSpec(
+        "mnist", None, None, None, "torchvision", "MNIST handwritten digits, 28x28 grey, 60k/10k", torchvision="MNIST"
+    ),
+    DatasetSpec(
+        "fashion_mnist",
+        None,
+        None,
+        None,
+        "torchvision",
+        "Fashion-MNIST clothing, 28x28 grey, 60k/10k",
+        torchvision="FashionMNIST",
+    ),
+    DatasetSpec(
+        "cifar10", None, None, None, "torchvision", "CIFAR-10, 32x32 colour, 10 classes, 50k/10k", torchvision="CIFAR10"
+    ),
 ]
 
 DATASETS: Dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
@@ -164,8 +178,10 @@ def get_spec(name: Union[str, DatasetSpec]) -> DatasetSpec:
         return DATASETS[key]
     close = difflib.get_close_matches(key, list(DATASETS), n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown data set {name!r}.{hint} Known data sets: {', '.join(sorted(DATASETS))} "
-                     "(or 'digits' for load_labelled, or a folder path for load_paired/load_unpaired)")
+    raise ValueError(
+        f"unknown data set {name!r}.{hint} Known data sets: {', '.join(sorted(DATASETS))} "
+        "(or 'digits' for load_labelled, or a folder path for load_paired/load_unpaired)"
+    )
 
 
 def _find_dataset_folder(folder: Path, layout: str) -> Optional[Path]:
@@ -173,14 +189,14 @@ def _find_dataset_folder(folder: Path, layout: str) -> Optional[Path]:
     if has_layout(folder, layout):
         return folder
     for child in sorted(folder.iterdir()):
-        if child.is_dir() and not child.name.startswith(".") and child.name != "__MACOSX" \
-                and has_layout(child, layout):
+        if child.is_dir() and not child.name.startswith(".") and child.name != "__MACOSX" and has_layout(child, layout):
             return child
     return None
 
 
-def download(name: Union[str, DatasetSpec], root: PathLike = "data", progress: bool = True,
-             keep_archive: bool = False) -> Path:
+def download(
+    name: Union[str, DatasetSpec], root: PathLike = "data", progress: bool = True, keep_archive: bool = False
+) -> Path:
     """Download and extract a registered data set; return its folder ``root/name``.
 
     Idempotent: if ``root/name`` is already there in the right layout nothing is fetched. The
@@ -197,9 +213,11 @@ def download(name: Union[str, DatasetSpec], root: PathLike = "data", progress: b
     if final.exists():
         if has_layout(final, spec.layout):
             return final
-        raise LayoutError(f"{final} exists but is not in the {spec.layout} layout of {spec.name!r}: expected "
-                          f"{expected_layout(spec.layout, spec.name)}; found: {describe(final)}. "
-                          f"Delete {final} to download it again.")
+        raise LayoutError(
+            f"{final} exists but is not in the {spec.layout} layout of {spec.name!r}: expected "
+            f"{expected_layout(spec.layout, spec.name)}; found: {describe(final)}. "
+            f"Delete {final} to download it again."
+        )
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(f".{spec.name}.partial-*"):  # left by a killed extraction
         shutil.rmtree(stale, ignore_errors=True)
@@ -207,15 +225,23 @@ def download(name: Union[str, DatasetSpec], root: PathLike = "data", progress: b
     download_url(spec.url, archive, sha256=spec.sha256, progress=progress, checksums=root / "checksums.json")
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.partial-", dir=root))
     try:
-        extract_into(archive, tmp, spec.archive, max_bytes=spec.max_bytes, max_members=spec.max_members,
-                     max_ratio=spec.max_ratio,
-                     bound_hint=f"If the data set really is that large, raise max_bytes / max_members / "
-                                f"max_ratio in the DatasetSpec of {spec.name!r} (dataclasses.replace) "
-                                f"and call download again")
+        extract_into(
+            archive,
+            tmp,
+            spec.archive,
+            max_bytes=spec.max_bytes,
+            max_members=spec.max_members,
+            max_ratio=spec.max_ratio,
+            bound_hint=f"If the data set really is that large, raise max_bytes / max_members / "
+            f"max_ratio in the DatasetSpec of {spec.name!r} (dataclasses.replace) "
+            f"and call download again",
+        )
         found = _find_dataset_folder(tmp, spec.layout)
         if found is None:
-            raise LayoutError(f"the archive {archive} of {spec.name!r} is not in the expected layout "
-                              f"{expected_layout(spec.layout, spec.name)}; it holds: {describe(tmp)}")
+            raise LayoutError(
+                f"the archive {archive} of {spec.name!r} is not in the expected layout "
+                f"{expected_layout(spec.layout, spec.name)}; it holds: {describe(tmp)}"
+            )
         os.replace(found, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -231,9 +257,11 @@ def _torchvision_dataset(spec: DatasetSpec, root: Path, train: bool):
     try:
         return cls(str(root), train=train, download=True)
     except Exception as err:  # URLError, RuntimeError("Dataset not found or corrupted"), ...
-        raise DownloadError(f"torchvision could not download or read {spec.name!r} ({spec.torchvision}) into "
-                            f"{root}: {err}. Check the internet connection, or put the files where torchvision "
-                            "expects them (see torchvision.datasets)") from err
+        raise DownloadError(
+            f"torchvision could not download or read {spec.name!r} ({spec.torchvision}) into "
+            f"{root}: {err}. Check the internet connection, or put the files where torchvision "
+            "expects them (see torchvision.datasets)"
+        ) from err
 
 
 def _download_torchvision(spec: DatasetSpec, root: Path) -> Path:
@@ -245,27 +273,38 @@ def _download_torchvision(spec: DatasetSpec, root: Path) -> Path:
 
 def _resolve_folder(name_or_path, layout: str, root: PathLike, progress: bool = True) -> Path:
     """A registered name or spec -> its downloaded folder; an existing folder path -> itself."""
-    if isinstance(name_or_path, DatasetSpec) or (isinstance(name_or_path, str)
-                                                 and name_or_path.strip().lower().replace("-", "_") in DATASETS):
+    if isinstance(name_or_path, DatasetSpec) or (
+        isinstance(name_or_path, str) and name_or_path.strip().lower().replace("-", "_") in DATASETS
+    ):
         spec = get_spec(name_or_path)
         if spec.layout != layout:
             loader = {"paired": "load_paired", "unpaired": "load_unpaired", "torchvision": "load_labelled"}
-            raise ValueError(f"{spec.name!r} is in the {spec.layout} layout; load it with {loader[spec.layout]}"
-                             f" (the {layout} ones are: {', '.join(names(layout))})")
+            raise ValueError(
+                f"{spec.name!r} is in the {spec.layout} layout; load it with {loader[spec.layout]}"
+                f" (the {layout} ones are: {', '.join(names(layout))})"
+            )
         return download(spec, root, progress=progress)
     path = Path(name_or_path)
     if path.is_dir():
         return path
     if isinstance(name_or_path, str) and os.sep not in name_or_path and "/" not in name_or_path:
         get_spec(name_or_path)  # raises the unknown-name error with a suggestion
-    raise FileNotFoundError(f"no data set folder at {path}: pass a registered name "
-                            f"({', '.join(names(layout))}) or an existing folder in the layout "
-                            f"{expected_layout(layout, path.name)}")
+    raise FileNotFoundError(
+        f"no data set folder at {path}: pass a registered name "
+        f"({', '.join(names(layout))}) or an existing folder in the layout "
+        f"{expected_layout(layout, path.name)}"
+    )
 
 
-def load_paired(name_or_path: Union[str, PathLike, DatasetSpec], split: str = "train", direction: str = "AtoB",
-                size=None, limit: Optional[int] = None, root: PathLike = "data",
-                progress: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_paired(
+    name_or_path: Union[str, PathLike, DatasetSpec],
+    split: str = "train",
+    direction: str = "AtoB",
+    size=None,
+    limit: Optional[int] = None,
+    root: PathLike = "data",
+    progress: bool = True,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Paired images of a pix2pix data set (downloaded on first use) or of a folder in that layout.
 
     Each ``{split}`` image holds A (left half) and B (right half). Returns ``(inputs, targets)``,
@@ -277,9 +316,14 @@ def load_paired(name_or_path: Union[str, PathLike, DatasetSpec], split: str = "t
     return load_paired_folder(folder, split=split, direction=direction, size=size, limit=limit)
 
 
-def load_unpaired(name_or_path: Union[str, PathLike, DatasetSpec], split: str = "train", size=None,
-                  limit: Optional[int] = None, root: PathLike = "data",
-                  progress: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_unpaired(
+    name_or_path: Union[str, PathLike, DatasetSpec],
+    split: str = "train",
+    size=None,
+    limit: Optional[int] = None,
+    root: PathLike = "data",
+    progress: bool = True,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """The two domains of a CycleGAN data set (downloaded on first use) or of a folder in that layout.
 
     Returns ``(X, Y)`` from ``{split}A`` and ``{split}B``: float ``(N_X, 3, H, W)`` and
@@ -298,16 +342,19 @@ def _resize_batch(x: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=True).clamp_(-1, 1)
 
 
-def load_labelled(name: str, train: bool = True, size=None,
-                  root: PathLike = "data") -> Tuple[torch.Tensor, torch.Tensor]:
+def load_labelled(
+    name: str, train: bool = True, size=None, root: PathLike = "data"
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Labelled images: ``"digits"`` (bundled, offline) or a torchvision set (downloaded on first use).
 
     Returns ``(images, labels)``: float ``(N, C, H, W)`` in [-1, 1] (C = 1 for digits, MNIST and
     Fashion-MNIST, 3 for CIFAR-10) and int64 ``(N,)``. ``size`` resizes (bilinear, antialiased;
     digits come in 8, 16 and 32 px, default 8).
     """
-    if size is not None and not ((isinstance(size, int) and size > 0) or (
-            isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size))):
+    if size is not None and not (
+        (isinstance(size, int) and size > 0)
+        or (isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size))
+    ):
         raise ValueError(f"size must be None, a positive int or an (H, W) pair, got {size!r}")
     if isinstance(name, str) and name.strip().lower() == "digits":
         from .digits import SIZES, load_digits
@@ -317,8 +364,10 @@ def load_labelled(name: str, train: bool = True, size=None,
         return _resize_batch(x, size), y
     spec = get_spec(name)
     if spec.layout != "torchvision":
-        raise ValueError(f"{spec.name!r} is an image-to-image data set ({spec.layout}) without class labels; "
-                         f"load_labelled takes 'digits' or one of {', '.join(names('torchvision'))}")
+        raise ValueError(
+            f"{spec.name!r} is an image-to-image data set ({spec.layout}) without class labels; "
+            f"load_labelled takes 'digits' or one of {', '.join(names('torchvision'))}"
+        )
     ds = _torchvision_dataset(spec, Path(root), train)
     data = ds.data
     data = torch.as_tensor(data) if not isinstance(data, torch.Tensor) else data
@@ -331,7 +380,22 @@ def load_labelled(name: str, train: bool = True, size=None,
     return _resize_batch(x, size), y
 
 
-__all__ = ["DATASETS", "DatasetSpec", "download", "download_url", "extract", "load_paired", "load_unpaired",
-           "load_labelled", "get_spec", "names", "ChecksumError", "DownloadError", "UnsafeArchiveError",
-           "forget_checksum", "ImageFileError",
-           "LayoutError", "sha256_file"]
+__all__ = [
+    "DATASETS",
+    "DatasetSpec",
+    "download",
+    "download_url",
+    "extract",
+    "load_paired",
+    "load_unpaired",
+    "load_labelled",
+    "get_spec",
+    "names",
+    "ChecksumError",
+    "DownloadError",
+    "UnsafeArchiveError",
+    "forget_checksum",
+    "ImageFileError",
+    "LayoutError",
+    "sha256_file",
+]

@@ -15,6 +15,7 @@ Every random choice (the epoch's order, each crop, flip and random B) is drawn f
 seeded by ``(seed, epoch, index)``, so a run resumed from a checkpoint (``state_dict``) sees the
 same batches as one that never stopped, whatever the number of workers.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,7 @@ PathLike = Union[str, os.PathLike]
 def _generator(*keys: int) -> torch.Generator:
     seed = 0
     for k in keys:
-        seed = (seed * 1_000_003 + int(k)) % (2 ** 63)
+        seed = (seed * 1_000_003 + int(k)) % (2**63)
     return torch.Generator().manual_seed(seed)
 
 
@@ -62,8 +63,10 @@ def _jitter(im, load_size: int, crop_size: int, g: torch.Generator, params=None)
 
 def _files(folder: Path, what: str, limit: Optional[int]) -> List[Path]:
     if not folder.is_dir():
-        raise FileNotFoundError(f"no folder {folder} ({what}): download the data set first "
-                                "(ganlib.data.registry.download) or check the split's name")
+        raise FileNotFoundError(
+            f"no folder {folder} ({what}): download the data set first "
+            "(ganlib.data.registry.download) or check the split's name"
+        )
     files = list_images(folder)
     if not files:
         raise FileNotFoundError(f"{folder} ({what}) holds no images")
@@ -78,9 +81,17 @@ class PairedImages(Dataset):
     the same random ``size`` crop and flip for both halves; otherwise resize to ``size``.
     """
 
-    def __init__(self, folder: PathLike, split: str = "train", direction: str = "AtoB", size: int = 256,
-                 load_size: Optional[int] = None, jitter: bool = False, seed: int = 0,
-                 limit: Optional[int] = None):
+    def __init__(
+        self,
+        folder: PathLike,
+        split: str = "train",
+        direction: str = "AtoB",
+        size: int = 256,
+        load_size: Optional[int] = None,
+        jitter: bool = False,
+        seed: int = 0,
+        limit: Optional[int] = None,
+    ):
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         folder = Path(folder)
@@ -118,8 +129,16 @@ class UnpairedImages(Dataset):
     ``index % |A|``-th image of A and y a random image of B, each jittered on its own.
     """
 
-    def __init__(self, folder: PathLike, split: str = "train", size: int = 256, load_size: Optional[int] = None,
-                 jitter: bool = False, seed: int = 0, limit: Optional[int] = None):
+    def __init__(
+        self,
+        folder: PathLike,
+        split: str = "train",
+        size: int = 256,
+        load_size: Optional[int] = None,
+        jitter: bool = False,
+        seed: int = 0,
+        limit: Optional[int] = None,
+    ):
         folder = Path(folder)
         _require_layout(folder, "unpaired")
         self.a = _files(folder / f"{split}A", "domain A", limit)
@@ -155,11 +174,17 @@ class StreamingBatches:
     ``state_dict`` / ``load_state_dict`` let ``ganlib.train.fit`` checkpoint the position.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 workers: Optional[int] = None, device: Optional[Union[str, torch.device]] = None):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        workers: Optional[int] = None,
+        device: Optional[Union[str, torch.device]] = None,
+    ):
         if batch_size < 1 or batch_size > len(dataset):
-            raise ValueError(f"batch_size must be between 1 and the data set's {len(dataset)} items, "
-                             f"got {batch_size}")
+            raise ValueError(f"batch_size must be between 1 and the data set's {len(dataset)} items, got {batch_size}")
         self.dataset, self.batch_size, self.seed, self.shuffle = dataset, batch_size, seed, shuffle
         cuda = torch.cuda.is_available()
         self.workers = (4 if cuda else 0) if workers is None else workers
@@ -177,12 +202,20 @@ class StreamingBatches:
     def _order(self) -> Sequence[Tuple[int, int]]:
         n = len(self.dataset)
         idx = torch.randperm(n, generator=_generator(self.seed, self.epoch)) if self.shuffle else torch.arange(n)
-        idx = idx[: len(self) * self.batch_size][self.position * self.batch_size:]
+        idx = idx[: len(self) * self.batch_size][self.position * self.batch_size :]
         return [(self.epoch, int(i)) for i in idx]
 
     def _start(self) -> None:
-        self._it = iter(DataLoader(self.dataset, batch_size=self.batch_size, sampler=self._order(),
-                                   num_workers=self.workers, pin_memory=self.pin, drop_last=True))
+        self._it = iter(
+            DataLoader(
+                self.dataset,
+                batch_size=self.batch_size,
+                sampler=self._order(),
+                num_workers=self.workers,
+                pin_memory=self.pin,
+                drop_last=True,
+            )
+        )
 
     def __next__(self) -> Tuple[torch.Tensor, ...]:
         if self._it is None:

@@ -3,6 +3,7 @@
 With the mode centres known, we can count which modes the generator reaches
 (Metz et al. 2017, "Unrolled GANs"; Srivastava et al. 2017, "VEEGAN" use the same test).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,7 @@ def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
     return radius * torch.stack([angles.cos(), angles.sin()], dim=1)
 
 
-def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05,
-                      seed: int = 0) -> torch.Tensor:
+def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0) -> torch.Tensor:
     """``n`` points ``(n, 2)``: a uniformly chosen centre plus isotropic noise of ``std``."""
     if n < 1 or modes < 1 or std <= 0:
         raise ValueError(f"need n >= 1, modes >= 1 and std > 0; got n={n}, modes={modes}, std={std}")
@@ -27,8 +27,9 @@ def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 
     return ring_centres(modes, radius)[which] + std * torch.randn(n, 2, generator=g)
 
 
-def ring_mode_coverage(samples: torch.Tensor, modes: int = 8, radius: float = 2.0, std: float = 0.05,
-                       min_fraction: float = 0.02) -> Dict[str, float]:
+def ring_mode_coverage(
+    samples: torch.Tensor, modes: int = 8, radius: float = 2.0, std: float = 0.05, min_fraction: float = 0.02
+) -> Dict[str, float]:
     """How well ``samples`` cover the ring's modes.
 
     A sample is *high quality* when it lies within ``3 * std`` of its nearest centre; a

@@ -22,6 +22,7 @@ Deterministic: scene ``i`` of a split depends only on ``(seed, split, i)``, so a
 >>> A.shape, B.shape, float(A.min()) >= -1, float(B.max()) <= 1
 (torch.Size([4, 3, 32, 32]), torch.Size([4, 3, 32, 32]), True, True)
 """
+
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -29,23 +30,38 @@ from typing import Dict, Tuple
 import numpy as np
 import torch
 
-__all__ = ["CLASSES", "LABEL_COLOURS", "load_toy_facades", "sample_layout", "render_labels", "render_facade",
-           "labels_from_map", "free_style_renderings"]
+__all__ = [
+    "CLASSES",
+    "LABEL_COLOURS",
+    "load_toy_facades",
+    "sample_layout",
+    "render_labels",
+    "render_facade",
+    "labels_from_map",
+    "free_style_renderings",
+]
 
 CLASSES = ("sky", "wall", "window", "door", "cornice", "balcony")
 # label-map colours (RGB in [0, 1]), in the spirit of the CMP facade labels
-LABEL_COLOURS = np.array([
-    [0.00, 0.00, 0.55],   # sky / background: dark blue
-    [0.00, 0.30, 1.00],   # wall: blue
-    [0.00, 0.80, 1.00],   # window: cyan
-    [1.00, 0.65, 0.00],   # door: orange
-    [1.00, 1.00, 0.30],   # cornice: yellow
-    [0.85, 0.10, 0.10],   # balcony: red
-], dtype=np.float32)
-WALLS = np.array([[0.62, 0.30, 0.22],   # brick
-                  [0.80, 0.68, 0.48],   # sand
-                  [0.55, 0.56, 0.60]],  # stone
-                 dtype=np.float32)
+LABEL_COLOURS = np.array(
+    [
+        [0.00, 0.00, 0.55],  # sky / background: dark blue
+        [0.00, 0.30, 1.00],  # wall: blue
+        [0.00, 0.80, 1.00],  # window: cyan
+        [1.00, 0.65, 0.00],  # door: orange
+        [1.00, 1.00, 0.30],  # cornice: yellow
+        [0.85, 0.10, 0.10],  # balcony: red
+    ],
+    dtype=np.float32,
+)
+WALLS = np.array(
+    [
+        [0.62, 0.30, 0.22],  # brick
+        [0.80, 0.68, 0.48],  # sand
+        [0.55, 0.56, 0.60],
+    ],  # stone
+    dtype=np.float32,
+)
 SPLITS = {"train": 0, "test": 1}
 
 
@@ -72,22 +88,25 @@ def sample_layout(rng: np.random.Generator, size: int) -> Dict[str, object]:
     for f in range(floors):
         y0 = int(top + f * floor_h)
         if cornice and f > 0:
-            labels[y0:y0 + max(1, int(unit)), left:right] = 4
+            labels[y0 : y0 + max(1, int(unit)), left:right] = 4
         for c in range(cols):
             x_mid = left + (c + 0.5) * col_w
             x0 = int(round(x_mid - win_w / 2))
             if f == floors - 1 and c == door_col:  # ground floor: the door
                 dh = int(floor_h * 0.8)
-                labels[s - dh:s, x0:x0 + win_w] = 3
+                labels[s - dh : s, x0 : x0 + win_w] = 3
                 continue
             wy0 = int(y0 + (floor_h - win_h) * 0.45) + max(1, int(unit))
-            labels[wy0:wy0 + win_h, x0:x0 + win_w] = 2
+            labels[wy0 : wy0 + win_h, x0 : x0 + win_w] = 2
             if f in balcony_floors:
                 by0 = wy0 + win_h
-                labels[by0:by0 + max(2, int(2 * unit)), x0 - 1:x0 + win_w + 1] = 5
-    return {"labels": labels, "wall": floors - 2,
-            "brightness": float(rng.uniform(0.92, 1.08)),
-            "phase": (int(rng.integers(0, 4)), int(rng.integers(0, 8)))}
+                labels[by0 : by0 + max(2, int(2 * unit)), x0 - 1 : x0 + win_w + 1] = 5
+    return {
+        "labels": labels,
+        "wall": floors - 2,
+        "brightness": float(rng.uniform(0.92, 1.08)),
+        "phase": (int(rng.integers(0, 4)), int(rng.integers(0, 8))),
+    }
 
 
 def render_labels(labels: np.ndarray) -> np.ndarray:
@@ -98,6 +117,7 @@ def render_labels(labels: np.ndarray) -> np.ndarray:
 def _boxes(mask: np.ndarray):
     """Bounding boxes of the 4-connected regions of a mask of rectangles (scan by rows)."""
     from scipy import ndimage
+
     lab, n = ndimage.label(mask)
     return ndimage.find_objects(lab)
 
@@ -137,13 +157,16 @@ def render_facade(layout: Dict[str, object]) -> np.ndarray:
         img[:, ys, xs] = np.where(frame[None], 0.92, glass)
     # door: wood with dark planks
     door = labels == 3
-    plank = (xx.astype(int) % 2 == 0)
-    wood = np.where(plank[None], np.array([0.30, 0.18, 0.09], np.float32)[:, None, None],
-                    np.array([0.45, 0.28, 0.14], np.float32)[:, None, None])
+    plank = xx.astype(int) % 2 == 0
+    wood = np.where(
+        plank[None],
+        np.array([0.30, 0.18, 0.09], np.float32)[:, None, None],
+        np.array([0.45, 0.28, 0.14], np.float32)[:, None, None],
+    )
     img = np.where(door[None], wood, img)
     # balconies: dark railing bars
     bal = labels == 5
-    bars = (xx.astype(int) % 2 == 0)
+    bars = xx.astype(int) % 2 == 0
     rail = np.where(bars[None], 0.15, 0.45) * np.ones((3, 1, 1), np.float32)
     img = np.where(bal[None], rail, img)
     # light from the left
@@ -151,8 +174,9 @@ def render_facade(layout: Dict[str, object]) -> np.ndarray:
     return np.clip(img, 0.0, 1.0)
 
 
-def load_toy_facades(n: int = 1000, size: int = 64, split: str = "train", seed: int = 0
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_toy_facades(
+    n: int = 1000, size: int = 64, split: str = "train", seed: int = 0
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """``n`` pairs ``(A, B)``: label maps and rendered facades, ``(n, 3, size, size)`` each, in [-1, 1].
 
     ``split``: ``"train"`` or ``"test"`` (disjoint scenes). ``size``: at least 16, a multiple
@@ -180,13 +204,14 @@ def labels_from_map(A: torch.Tensor) -> torch.Tensor:
 
     The ground truth a segmenter is scored against: ``labels_from_map(load_toy_facades(...)[0])``.
     """
-    colours = torch.from_numpy(LABEL_COLOURS).to(A) * 2 - 1            # (K, 3)
+    colours = torch.from_numpy(LABEL_COLOURS).to(A) * 2 - 1  # (K, 3)
     dist = ((A[:, None] - colours[None, :, :, None, None]) ** 2).sum(2)  # (N, K, H, W)
     return dist.argmin(1)
 
 
-def free_style_renderings(n: int = 100, size: int = 64, split: str = "test", k: int = 8, seed: int = 0,
-                          draw_seed: int = 1) -> torch.Tensor:
+def free_style_renderings(
+    n: int = 100, size: int = 64, split: str = "test", k: int = 8, seed: int = 0, draw_seed: int = 1
+) -> torch.Tensor:
     """``(k, n, 3, size, size)``: the first ``n`` scenes of a split, each rendered ``k`` times with
     fresh values of what the label map does not determine (brick phase, wall brightness).
 
@@ -198,7 +223,10 @@ def free_style_renderings(n: int = 100, size: int = 64, split: str = "test", k: 
     for i in range(n):
         layout = sample_layout(np.random.default_rng([seed, SPLITS[split], i]), size)
         for j in range(k):
-            layout = dict(layout, brightness=float(draws.uniform(0.92, 1.08)),
-                          phase=(int(draws.integers(0, 4)), int(draws.integers(0, 8))))
+            layout = dict(
+                layout,
+                brightness=float(draws.uniform(0.92, 1.08)),
+                phase=(int(draws.integers(0, 4)), int(draws.integers(0, 8))),
+            )
             out[j, i] = render_facade(layout)
     return torch.from_numpy(out) * 2 - 1

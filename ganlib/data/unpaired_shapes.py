@@ -12,6 +12,7 @@ measure whether a translation kept the content (shape, position, size) or only t
 >>> X.shape, Y.shape
 (torch.Size([4, 3, 16, 16]), torch.Size([4, 3, 16, 16]))
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,13 @@ def sample_scenes(n: int, seed: int = 0) -> Dict[str, torch.Tensor]:
         raise ValueError(f"need at least one scene, got n={n}")
     g = torch.Generator().manual_seed(seed)
     u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=g)  # noqa: E731
-    return {"shape": torch.randint(len(SHAPES), (n,), generator=g),
-            "cx": u(0.3, 0.7), "cy": u(0.3, 0.7), "r": u(0.2, 0.32), "angle": u(0.0, 2 * math.pi)}
+    return {
+        "shape": torch.randint(len(SHAPES), (n,), generator=g),
+        "cx": u(0.3, 0.7),
+        "cy": u(0.3, 0.7),
+        "r": u(0.2, 0.32),
+        "angle": u(0.0, 2 * math.pi),
+    }
 
 
 def shape_masks(scenes: Dict[str, torch.Tensor], size: int, supersample: int = 4) -> torch.Tensor:
@@ -52,7 +58,7 @@ def shape_masks(scenes: Dict[str, torch.Tensor], size: int, supersample: int = 4
     # rotate the offsets into the shape's frame
     u = dx * torch.cos(a) + dy * torch.sin(a)
     v = -dx * torch.sin(a) + dy * torch.cos(a)
-    circle = (u ** 2 + v ** 2) <= r ** 2
+    circle = (u**2 + v**2) <= r**2
     half = r / math.sqrt(2)  # a square inscribed in the circle of radius r
     square = (u.abs() <= half) & (v.abs() <= half)
     # an equilateral triangle inscribed in the circle: three half-planes at distance r/2 from the centre
@@ -93,8 +99,9 @@ def render(scenes: Dict[str, torch.Tensor], domain: str, size: int = 32) -> torc
     return background * (1 - mask) + fill * mask
 
 
-def load_unpaired_shapes(split: str = "train", size: int = 32, limit: Optional[int] = None,
-                         seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+def load_unpaired_shapes(
+    split: str = "train", size: int = 32, limit: Optional[int] = None, seed: int = 0
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(X, Y)``, each ``(N, 3, size, size)`` in [-1, 1].
 
     - ``split="train"``: X and Y render two *disjoint* random sets of scenes: unpaired, as CycleGAN
@@ -132,15 +139,25 @@ def silhouette_iou(translated: torch.Tensor, truth: torch.Tensor, domain: str = 
     images and their hidden ground-truth counterparts, both ``(N, 3, H, W)``: 1 when every shape
     kept its place, size and kind."""
     if translated.shape != truth.shape:
-        raise ValueError(f"translated {tuple(translated.shape)} and ground truth {tuple(truth.shape)} "
-                         "must have the same shape")
+        raise ValueError(
+            f"translated {tuple(translated.shape)} and ground truth {tuple(truth.shape)} must have the same shape"
+        )
     a, b = foreground(translated, domain), foreground(truth, domain)
     inter, union = (a & b).sum((1, 2)).float(), (a | b).sum((1, 2)).float()
     return float((inter / union.clamp(min=1)).mean())
 
 
-__all__ = ["SHAPES", "sample_scenes", "shape_masks", "stripes", "render", "load_unpaired_shapes",
-           "foreground", "silhouette_iou", "UnpairedBatches"]
+__all__ = [
+    "SHAPES",
+    "sample_scenes",
+    "shape_masks",
+    "stripes",
+    "render",
+    "load_unpaired_shapes",
+    "foreground",
+    "silhouette_iou",
+    "UnpairedBatches",
+]
 
 
 class UnpairedBatches:
@@ -153,23 +170,36 @@ class UnpairedBatches:
     each image on its own, from a seeded generator.
     """
 
-    def __init__(self, X: torch.Tensor, Y: torch.Tensor, batch_size: int, seed: int = 0,
-                 device=None, crop_size: Optional[int] = None, flip: bool = False):
+    def __init__(
+        self,
+        X: torch.Tensor,
+        Y: torch.Tensor,
+        batch_size: int,
+        seed: int = 0,
+        device=None,
+        crop_size: Optional[int] = None,
+        flip: bool = False,
+    ):
         from .batches import TensorBatches
 
         for name, d in (("X", X), ("Y", Y)):
             if not isinstance(d, torch.Tensor) or d.dim() != 4:
-                raise ValueError(f"domain {name} must be an (N, C, H, W) tensor, got "
-                                 f"{getattr(d, 'shape', type(d).__name__)}")
+                raise ValueError(
+                    f"domain {name} must be an (N, C, H, W) tensor, got {getattr(d, 'shape', type(d).__name__)}"
+                )
             if len(d) == 0:
-                raise ValueError(f"domain {name} has no images: check its folder (e.g. trainA/trainB) "
-                                 "or the loader's limit")
+                raise ValueError(
+                    f"domain {name} has no images: check its folder (e.g. trainA/trainB) or the loader's limit"
+                )
         if X.shape[2:] != Y.shape[2:]:
-            raise ValueError(f"the domains have different image sizes {tuple(X.shape[2:])} and "
-                             f"{tuple(Y.shape[2:])}: load both with the same size=")
+            raise ValueError(
+                f"the domains have different image sizes {tuple(X.shape[2:])} and "
+                f"{tuple(Y.shape[2:])}: load both with the same size="
+            )
         if crop_size is not None and not (isinstance(crop_size, int) and 0 < crop_size <= min(X.shape[2:])):
-            raise ValueError(f"crop_size must be an int between 1 and the image size {tuple(X.shape[2:])}, "
-                             f"got {crop_size!r}")
+            raise ValueError(
+                f"crop_size must be an int between 1 and the image size {tuple(X.shape[2:])}, got {crop_size!r}"
+            )
         self.x = TensorBatches(X, batch_size=batch_size, seed=2 * seed, device=device)
         self.y = TensorBatches(Y, batch_size=batch_size, seed=2 * seed + 1, device=device)
         self.crop_size, self.flip = crop_size, flip
@@ -188,7 +218,7 @@ class UnpairedBatches:
                 h, w = image.shape[1:]
                 top = int(torch.randint(h - self.crop_size + 1, (), generator=self.generator))
                 left = int(torch.randint(w - self.crop_size + 1, (), generator=self.generator))
-                image = image[:, top:top + self.crop_size, left:left + self.crop_size]
+                image = image[:, top : top + self.crop_size, left : left + self.crop_size]
             if self.flip and torch.rand((), generator=self.generator).item() < 0.5:
                 image = image.flip(-1)
             out.append(image)

@@ -8,6 +8,7 @@ precision / recall (Kynkäänniemi et al., 2019), density / coverage (Naeem et a
 - :class:`FIDInceptionV3` / :func:`fid_inception_extractor`: the published FID network
 - :func:`offline_extractor`: the CPU/offline stand-in (not comparable with published FIDs)
 """
+
 from .fid import extract_features, feature_statistics, fid, fid_from_features, frechet_distance, trace_sqrt_product
 from .inception import (
     FID_WEIGHTS_SHA256,
@@ -24,10 +25,27 @@ from .offline import OfflineFeatureExtractor, offline_extractor
 from .precision_recall import density_coverage, nearest_neighbour_radii, precision_recall
 
 __all__ = [
-    "feature_statistics", "frechet_distance", "trace_sqrt_product", "fid_from_features", "fid",
-    "extract_features", "inception_score", "inception_score_per_split", "kernel_inception_distance",
-    "polynomial_kernel", "mmd2_unbiased", "precision_recall", "density_coverage",
-    "nearest_neighbour_radii", "FIDInceptionV3", "FIDInceptionExtractor",
-    "fid_inception_extractor", "load_fid_inception", "preprocess_for_inception", "FID_WEIGHTS_URL",
-    "FID_WEIGHTS_SHA256", "OfflineFeatureExtractor", "offline_extractor",
+    "feature_statistics",
+    "frechet_distance",
+    "trace_sqrt_product",
+    "fid_from_features",
+    "fid",
+    "extract_features",
+    "inception_score",
+    "inception_score_per_split",
+    "kernel_inception_distance",
+    "polynomial_kernel",
+    "mmd2_unbiased",
+    "precision_recall",
+    "density_coverage",
+    "nearest_neighbour_radii",
+    "FIDInceptionV3",
+    "FIDInceptionExtractor",
+    "fid_inception_extractor",
+    "load_fid_inception",
+    "preprocess_for_inception",
+    "FID_WEIGHTS_URL",
+    "FID_WEIGHTS_SHA256",
+    "OfflineFeatureExtractor",
+    "offline_extractor",
 ]

@@ -1,4 +1,5 @@
 """Input checks shared by the metrics: clear errors that say what is wrong and how to fix it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,20 +26,26 @@ def as_float64(x, name: str) -> torch.Tensor:
 def check_finite(t: torch.Tensor, name: str) -> None:
     if not bool(torch.isfinite(t).all()):
         n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
-        raise ValueError(f"{name} contains {n_nan} NaN and {n_inf} inf value(s); the feature extractor "
-                         "or the images that fed it are broken (check for NaN images, a diverged "
-                         "generator, or a division by zero) - drop or fix those rows first")
+        raise ValueError(
+            f"{name} contains {n_nan} NaN and {n_inf} inf value(s); the feature extractor "
+            "or the images that fed it are broken (check for NaN images, a diverged "
+            "generator, or a division by zero) - drop or fix those rows first"
+        )
 
 
 def check_features(x, name: str, min_samples: int = 2) -> torch.Tensor:
     """``x`` as a finite float64 ``(N, D)`` tensor with ``N >= min_samples``."""
     t = as_float64(x, name)
     if t.dim() != 2:
-        raise ValueError(f"{name} must be a 2-d (N, D) matrix of features, one row per image, got shape "
-                         f"{tuple(t.shape)}; flatten pooled features with x.flatten(1)")
+        raise ValueError(
+            f"{name} must be a 2-d (N, D) matrix of features, one row per image, got shape "
+            f"{tuple(t.shape)}; flatten pooled features with x.flatten(1)"
+        )
     if t.shape[0] < min_samples:
-        raise ValueError(f"{name} has {t.shape[0]} sample(s); at least {min_samples} are needed "
-                         f"(a covariance needs two), and thousands for a trustworthy FID")
+        raise ValueError(
+            f"{name} has {t.shape[0]} sample(s); at least {min_samples} are needed "
+            f"(a covariance needs two), and thousands for a trustworthy FID"
+        )
     if t.shape[1] < 1:
         raise ValueError(f"{name} has no feature dimensions (shape {tuple(t.shape)})")
     check_finite(t, name)
@@ -47,5 +54,7 @@ def check_features(x, name: str, min_samples: int = 2) -> torch.Tensor:
 
 def check_same_dim(d1: int, d2: int, what: str) -> None:
     if d1 != d2:
-        raise ValueError(f"{what}: dimensions differ ({d1} vs {d2}); both sets must come from the same "
-                         "feature extractor and layer (e.g. 2048-d Inception pool features for both)")
+        raise ValueError(
+            f"{what}: dimensions differ ({d1} vs {d2}); both sets must come from the same "
+            "feature extractor and layer (e.g. 2048-d Inception pool features for both)"
+        )

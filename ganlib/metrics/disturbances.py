@@ -9,6 +9,7 @@ blur sigma and swirl strength in {0, 1, 2, 4}, salt-and-pepper fraction in
 images mixed into CelebA in the paper, fraction in {0, .25, .5, .75}), needs a second image set,
 so it is not in :data:`DISTURBANCES`.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,14 +18,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gaussian_noise", "gaussian_blur", "black_rectangles", "swirl", "salt_and_pepper", "mix_in",
-           "DISTURBANCES", "MIX_IN_FRACTIONS"]
+__all__ = [
+    "gaussian_noise",
+    "gaussian_blur",
+    "black_rectangles",
+    "swirl",
+    "salt_and_pepper",
+    "mix_in",
+    "DISTURBANCES",
+    "MIX_IN_FRACTIONS",
+]
 
 
 def _check(images: torch.Tensor, alpha: float, name: str, upper: float = math.inf) -> None:
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"{name}: images must be a (N, C, H, W) tensor in [-1, 1], got "
-                         f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))}")
+        raise ValueError(
+            f"{name}: images must be a (N, C, H, W) tensor in [-1, 1], got "
+            f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))}"
+        )
     if not (0 <= alpha <= upper):
         raise ValueError(f"{name}: alpha must lie in [0, {upper}], got {alpha}")
 
@@ -44,7 +55,7 @@ def gaussian_blur(images: torch.Tensor, alpha: float) -> torch.Tensor:
         return images.clone()
     radius = max(1, int(math.ceil(3 * alpha)))
     t = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    k = torch.exp(-t ** 2 / (2 * alpha ** 2))
+    k = torch.exp(-(t**2) / (2 * alpha**2))
     k = k / k.sum()
     c = images.shape[1]
     pad = min(radius, images.shape[-1] - 1, images.shape[-2] - 1)
@@ -68,7 +79,7 @@ def black_rectangles(images: torch.Tensor, alpha: float, count: int = 5, seed: i
     for i in range(n):
         for _ in range(count):
             top, left = rng.integers(0, h - side_h + 1), rng.integers(0, w - side_w + 1)
-            out[i, :, top:top + side_h, left:left + side_w] = -1.0
+            out[i, :, top : top + side_h, left : left + side_w] = -1.0
     return out
 
 
@@ -84,8 +95,7 @@ def swirl(images: torch.Tensor, alpha: float, radius_fraction: float = 0.75) -> 
     radius = radius_fraction * max(arr.shape[-2:])
     for i in range(arr.shape[0]):
         for c in range(arr.shape[1]):
-            out[i, c] = _swirl(arr[i, c], strength=alpha, radius=radius, mode="reflect",
-                               order=1, preserve_range=True)
+            out[i, c] = _swirl(arr[i, c], strength=alpha, radius=radius, mode="reflect", order=1, preserve_range=True)
     return torch.from_numpy(out).to(images).clamp(-1, 1)
 
 
@@ -109,12 +119,16 @@ def mix_in(images: torch.Tensor, other: torch.Tensor, alpha: float, seed: int = 
     _check(images, alpha, "mix_in", 1.0)
     _check(other, 0.0, "mix_in (other)")
     if other.shape[1:] != images.shape[1:]:
-        raise ValueError(f"mix_in: other images must have the shape of images, {tuple(images.shape[1:])}, "
-                         f"got {tuple(other.shape[1:])}")
+        raise ValueError(
+            f"mix_in: other images must have the shape of images, {tuple(images.shape[1:])}, "
+            f"got {tuple(other.shape[1:])}"
+        )
     k = int(round(alpha * len(images)))
     if k > len(other):
-        raise ValueError(f"mix_in: alpha={alpha} replaces {k} of {len(images)} images, but other holds only "
-                         f"{len(other)}; pass more other images or fewer images")
+        raise ValueError(
+            f"mix_in: alpha={alpha} replaces {k} of {len(images)} images, but other holds only "
+            f"{len(other)}; pass more other images or fewer images"
+        )
     g = torch.Generator().manual_seed(seed)
     out = images.clone()
     which = torch.randperm(len(images), generator=g)[:k]

@@ -25,6 +25,7 @@ with :math:`A` the pivoted Cholesky factor of :math:`\Sigma_1` (it also works wh
 only rank-many columns). A Cholesky factorisation plus symmetric eigenvalues (no
 vectors) are real, exact and several times faster than either reference.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional, Tuple, Union
@@ -36,8 +37,15 @@ from ._checks import as_float64, check_features, check_finite, check_same_dim
 
 Array = Union[np.ndarray, torch.Tensor]
 
-__all__ = ["feature_statistics", "frechet_distance", "trace_sqrt_product", "PSD_TOLERANCE", "fid_from_features",
-           "extract_features", "fid"]
+__all__ = [
+    "feature_statistics",
+    "frechet_distance",
+    "trace_sqrt_product",
+    "PSD_TOLERANCE",
+    "fid_from_features",
+    "extract_features",
+    "fid",
+]
 
 
 def feature_statistics(features: Array) -> Tuple[np.ndarray, np.ndarray]:
@@ -59,18 +67,24 @@ def feature_statistics(features: Array) -> Tuple[np.ndarray, np.ndarray]:
 def _check_stats(mu, sigma, which: str) -> Tuple[torch.Tensor, torch.Tensor]:
     mu_t, sigma_t = as_float64(mu, f"mu{which}"), as_float64(sigma, f"sigma{which}")
     if mu_t.dim() != 1:
-        raise ValueError(f"mu{which} must be a 1-d mean vector (D,), got shape {tuple(mu_t.shape)}; "
-                         "did you swap mu and sigma? use feature_statistics(features) to get (mu, sigma)")
+        raise ValueError(
+            f"mu{which} must be a 1-d mean vector (D,), got shape {tuple(mu_t.shape)}; "
+            "did you swap mu and sigma? use feature_statistics(features) to get (mu, sigma)"
+        )
     d = mu_t.shape[0]
     if tuple(sigma_t.shape) != (d, d):
-        raise ValueError(f"sigma{which} must be a ({d}, {d}) covariance matrix to match mu{which} of "
-                         f"length {d}, got shape {tuple(sigma_t.shape)}; did you swap mu and sigma?")
+        raise ValueError(
+            f"sigma{which} must be a ({d}, {d}) covariance matrix to match mu{which} of "
+            f"length {d}, got shape {tuple(sigma_t.shape)}; did you swap mu and sigma?"
+        )
     check_finite(mu_t, f"mu{which}")
     check_finite(sigma_t, f"sigma{which}")
     scale = float(sigma_t.abs().max()) if d else 0.0
     if scale > 0 and float((sigma_t - sigma_t.T).abs().max()) > 1e-8 * scale:
-        raise ValueError(f"sigma{which} is not symmetric, so it is not a covariance matrix; compute it "
-                         "with feature_statistics (or np.cov(features, rowvar=False))")
+        raise ValueError(
+            f"sigma{which} is not symmetric, so it is not a covariance matrix; compute it "
+            "with feature_statistics (or np.cov(features, rowvar=False))"
+        )
     return mu_t, sigma_t
 
 
@@ -123,7 +137,8 @@ def _require_psd(sigma: np.ndarray, name: str, factor=None) -> None:
         f"{scale:.4g} (negative eigenvalues below -{PSD_TOLERANCE:g} x that: {int(bad.sum())} of {d}; "
         f"round-off gives about {d * np.finfo(np.float64).eps * scale:.1g}). Compute it from the features "
         f"with feature_statistics (or np.cov(features, rowvar=False)); a saved statistic that fails this "
-        f"is corrupted or hand-made")
+        f"is corrupted or hand-made"
+    )
 
 
 def _trace_sqrt(s1: np.ndarray, s2: np.ndarray) -> float:
@@ -134,8 +149,8 @@ def _trace_sqrt(s1: np.ndarray, s2: np.ndarray) -> float:
     _require_psd(s1, "sigma1", (L, piv, rank))
     s2p = np.asfortranarray(s2[piv][:, piv])  # P^T sigma2 P
     if rank == L.shape[0]:  # full rank: triangular products, half the work of general ones
-        b = dtrmm(1.0, L, s2p, side=1, lower=1)                   # P^T S2 P L
-        m = dtrmm(1.0, L, b, side=0, lower=1, trans_a=1)          # L^T P^T S2 P L
+        b = dtrmm(1.0, L, s2p, side=1, lower=1)  # P^T S2 P L
+        m = dtrmm(1.0, L, b, side=0, lower=1, trans_a=1)  # L^T P^T S2 P L
     else:  # singular sigma1: only the first `rank` columns of L are non-zero
         Lr = L[:, :rank]
         m = Lr.T @ s2p @ Lr
@@ -199,18 +214,24 @@ def fid_from_features(features1: Array, features2: Array) -> float:
 
 
 @torch.no_grad()
-def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
-                     batch_size: int = 256, device: Optional[Union[str, torch.device]] = None) -> torch.Tensor:
+def extract_features(
+    extractor: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    batch_size: int = 256,
+    device: Optional[Union[str, torch.device]] = None,
+) -> torch.Tensor:
     """Run ``extractor`` over ``images`` ``(N, C, H, W)`` in batches; return ``(N, D)`` float32 CPU features."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be a (N, C, H, W) tensor, got "
-                         f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))}")
+        raise ValueError(
+            f"images must be a (N, C, H, W) tensor, got "
+            f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))}"
+        )
     if device is None and isinstance(extractor, torch.nn.Module):
         p = next(iter(extractor.parameters()), None)
         device = p.device if p is not None else None
     outs = []
     for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size]
+        x = images[i : i + batch_size]
         if device is not None:
             x = x.to(device)
         outs.append(extractor(x).flatten(1).float().cpu())
@@ -219,13 +240,18 @@ def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images: 
     return torch.cat(outs)
 
 
-def fid(real_images: torch.Tensor, fake_images: torch.Tensor,
-        extractor: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 256) -> float:
+def fid(
+    real_images: torch.Tensor,
+    fake_images: torch.Tensor,
+    extractor: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int = 256,
+) -> float:
     """FID between two image sets ``(N, C, H, W)`` in [-1, 1], in the feature space of ``extractor``.
 
     ``extractor`` maps a batch of images to ``(B, D)`` features: :func:`offline_extractor` for
     CPU work (not comparable with published numbers) or :func:`fid_inception_extractor` for the
     published FID.
     """
-    return fid_from_features(extract_features(extractor, real_images, batch_size),
-                             extract_features(extractor, fake_images, batch_size))
+    return fid_from_features(
+        extract_features(extractor, real_images, batch_size), extract_features(extractor, fake_images, batch_size)
+    )

@@ -28,6 +28,7 @@ Pool features (``N, 2048``): the global average pool after ``Mixed_7c``. IS logi
 (``N, 1008``): ``pool @ fc.weight.T`` without the bias, as in the original IS code and
 torch-fidelity's ``logits_unbiased``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,11 +40,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FIDInceptionV3", "FIDInceptionExtractor", "fid_inception_extractor", "load_fid_inception",
-           "preprocess_for_inception", "FID_WEIGHTS_URL", "FID_WEIGHTS_SHA256", "FID_WEIGHTS_FILENAME"]
+__all__ = [
+    "FIDInceptionV3",
+    "FIDInceptionExtractor",
+    "fid_inception_extractor",
+    "load_fid_inception",
+    "preprocess_for_inception",
+    "FID_WEIGHTS_URL",
+    "FID_WEIGHTS_SHA256",
+    "FID_WEIGHTS_FILENAME",
+]
 
-FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-                   "pt_inception-2015-12-05-6726825d.pth")
+FID_WEIGHTS_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+)
 FID_WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 INPUT_SIZE = 299
@@ -125,8 +135,13 @@ class InceptionC(nn.Module):
         b1 = self.branch1x1(x)
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         bd = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
-                      self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             bd = layer(bd)
         bp = self.branch_pool(_tf_avg_pool(x))
         return torch.cat([b1, b7, bd, bp], 1)
@@ -214,14 +229,24 @@ class FIDInceptionV3(nn.Module):
     def pool_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, 299, 299)`` normalised images -> ``(N, 2048)`` global-average-pooled features."""
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))  # N x 64 x 147 x 147
-        x = F.max_pool2d(x, kernel_size=3, stride=2)                       # N x 64 x 73 x 73
-        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))                      # N x 192 x 71 x 71
-        x = F.max_pool2d(x, kernel_size=3, stride=2)                       # N x 192 x 35 x 35
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d,         # 35 -> 17 -> 8
-                      self.Mixed_6a, self.Mixed_6b, self.Mixed_6c, self.Mixed_6d, self.Mixed_6e,
-                      self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+        x = F.max_pool2d(x, kernel_size=3, stride=2)  # N x 64 x 73 x 73
+        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))  # N x 192 x 71 x 71
+        x = F.max_pool2d(x, kernel_size=3, stride=2)  # N x 192 x 35 x 35
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,  # 35 -> 17 -> 8
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
-        return x.mean(dim=(2, 3))                                           # N x 2048
+        return x.mean(dim=(2, 3))  # N x 2048
 
     def logits_from_pool(self, pool: torch.Tensor, bias: bool = False) -> torch.Tensor:
         """``(N, 2048) -> (N, 1008)``; without the bias by default (the original IS code)."""
@@ -240,17 +265,23 @@ def preprocess_for_inception(images: torch.Tensor, size: int = INPUT_SIZE) -> to
     ``size`` with ``align_corners=False``; then ``2 * x01 - 1``.
     """
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be a (N, C, H, W) tensor in [-1, 1], got "
-                         f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))}")
+        raise ValueError(
+            f"images must be a (N, C, H, W) tensor in [-1, 1], got "
+            f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))}"
+        )
     if images.shape[1] not in (1, 3):
         raise ValueError(f"the Inception network takes 1- or 3-channel images, got {images.shape[1]} channels")
     if not torch.is_floating_point(images):
-        raise ValueError(f"images must be floats in [-1, 1], got dtype {images.dtype}; "
-                         "convert uint8 images with x.float() / 127.5 - 1")
+        raise ValueError(
+            f"images must be floats in [-1, 1], got dtype {images.dtype}; "
+            "convert uint8 images with x.float() / 127.5 - 1"
+        )
     x = images.float()
     if images.numel() and (float(x.min()) < -1.001 or float(x.max()) > 1.001):
-        raise ValueError(f"images must lie in [-1, 1] (ganlib's convention), got range "
-                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]; rescale them (x / 127.5 - 1 for uint8)")
+        raise ValueError(
+            f"images must lie in [-1, 1] (ganlib's convention), got range "
+            f"[{float(x.min()):.3g}, {float(x.max()):.3g}]; rescale them (x / 127.5 - 1 for uint8)"
+        )
     if x.shape[1] == 1:
         x = x.repeat(1, 3, 1, 1)
     x01 = (x + 1) / 2
@@ -272,8 +303,12 @@ def _default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "ganlib"
 
 
-def load_fid_inception(path: Optional[Union[str, Path]] = None, cache_dir: Optional[Union[str, Path]] = None,
-                       download: bool = True, verify: Optional[bool] = None) -> FIDInceptionV3:
+def load_fid_inception(
+    path: Optional[Union[str, Path]] = None,
+    cache_dir: Optional[Union[str, Path]] = None,
+    download: bool = True,
+    verify: Optional[bool] = None,
+) -> FIDInceptionV3:
     """:class:`FIDInceptionV3` with the published weights (or the weights file at ``path``), in eval mode.
 
     With ``path=None`` the file ``pt_inception-2015-12-05-6726825d.pth`` is looked up in
@@ -289,9 +324,12 @@ def load_fid_inception(path: Optional[Union[str, Path]] = None, cache_dir: Optio
             verify = True
         if not path.is_file():
             if not download:
-                raise FileNotFoundError(f"the FID Inception weights are not at {path}; pass download=True "
-                                        f"(needs internet) or put {FID_WEIGHTS_FILENAME} from {FID_WEIGHTS_URL} there")
+                raise FileNotFoundError(
+                    f"the FID Inception weights are not at {path}; pass download=True "
+                    f"(needs internet) or put {FID_WEIGHTS_FILENAME} from {FID_WEIGHTS_URL} there"
+                )
             from ..data import registry  # the book's one download helper (checksummed, atomic)
+
             path.parent.mkdir(parents=True, exist_ok=True)
             registry.download_url(FID_WEIGHTS_URL, path, sha256=FID_WEIGHTS_SHA256)
     path = Path(path)
@@ -300,9 +338,11 @@ def load_fid_inception(path: Optional[Union[str, Path]] = None, cache_dir: Optio
     if verify:
         digest = _sha256(path)
         if digest != FID_WEIGHTS_SHA256:
-            raise ValueError(f"{path} has sha256 {digest}, not the published {FID_WEIGHTS_SHA256}: the file is "
-                             "damaged or different; delete it to download it again, or pass verify=False "
-                             "for weights of your own (then the FIDs are not comparable with published ones)")
+            raise ValueError(
+                f"{path} has sha256 {digest}, not the published {FID_WEIGHTS_SHA256}: the file is "
+                "damaged or different; delete it to download it again, or pass verify=False "
+                "for weights of your own (then the FIDs are not comparable with published ones)"
+            )
     state = torch.load(path, map_location="cpu", weights_only=True)
     with torch.device("meta"):  # no time spent on a random initialisation that is overwritten at once
         model = FIDInceptionV3()

@@ -12,6 +12,7 @@ As in the paper's code, the N samples are cut into ``splits`` consecutive chunks
 (population) standard deviation over chunks. The argument order of the KL matters:
 KL(p(y) ‖ p(y|x)) is a different (wrong) number (see the chapter's pitfall).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -36,14 +37,20 @@ def inception_score_per_split(logits: Union[np.ndarray, torch.Tensor], splits: i
     if not isinstance(splits, (int, np.integer)) or isinstance(splits, bool) or splits < 1:
         raise ValueError(f"splits must be a positive int, got {splits!r}")
     if splits > n:
-        raise ValueError(f"splits={splits} is larger than the number of samples N={n}: every split needs "
-                         f"at least one sample (use splits <= N; the usual protocol is 10 splits of 5,000)")
+        raise ValueError(
+            f"splits={splits} is larger than the number of samples N={n}: every split needs "
+            f"at least one sample (use splits <= N; the usual protocol is 10 splits of 5,000)"
+        )
     if k < 2:
         raise ValueError(f"logits need at least two classes (shape (N, K) with K >= 2), got K={k}")
     if bool((x >= 0).all()) and torch.allclose(x.sum(1), torch.ones(n, dtype=x.dtype), atol=1e-4):
-        warnings.warn("inception_score expects logits, but every row is non-negative and sums to 1: these "
-                      "look like probabilities. A softmax of probabilities flattens them and lowers the "
-                      "score; pass the classifier's logits (or log-probabilities)", UserWarning, stacklevel=3)
+        warnings.warn(
+            "inception_score expects logits, but every row is non-negative and sums to 1: these "
+            "look like probabilities. A softmax of probabilities flattens them and lowers the "
+            "score; pass the classifier's logits (or log-probabilities)",
+            UserWarning,
+            stacklevel=3,
+        )
     # Everything in log space: with sharp logits some p(y|x) underflow to 0, and a class that no
     # image of a split predicts then has p(y) = 0, log p(y) = -inf and 0 * inf = NaN. log_softmax and
     # logsumexp keep every log finite for finite logits; a 0 probability then multiplies a finite log.

@@ -16,6 +16,7 @@ torch-fidelity, it is averaged over ``subsets`` random subsets of ``subset_size`
 drawn without replacement (one ``numpy.random.RandomState(seed)``, first from the
 first set, then from the second, for each subset).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -35,8 +36,9 @@ KID_MIN_SUBSET_SIZE = 50
 unbiased, but its spread is large and the std over subsets of a small pool understates it."""
 
 
-def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: Optional[float] = None,
-                      coef0: float = 1.0) -> torch.Tensor:
+def polynomial_kernel(
+    x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: Optional[float] = None, coef0: float = 1.0
+) -> torch.Tensor:
     r""":math:`k(x, y) = (\gamma\, x^\top y + c_0)^{p}` for all pairs: ``(m, d), (n, d) -> (m, n)``; ``gamma = 1/d``."""
     if gamma is None:
         gamma = 1.0 / x.shape[1]
@@ -51,10 +53,16 @@ def mmd2_unbiased(k_xx: torch.Tensor, k_xy: torch.Tensor, k_yy: torch.Tensor) ->
     return float((sum_xx + sum_yy) / (m * (m - 1)) - 2 * k_xy.sum() / (m * m))
 
 
-def kernel_inception_distance(features1: Array, features2: Array, subsets: int = 100,
-                              subset_size: Optional[int] = 1000, degree: int = 3,
-                              gamma: Optional[float] = None, coef0: float = 1.0,
-                              seed: int = 2020) -> Tuple[float, float]:
+def kernel_inception_distance(
+    features1: Array,
+    features2: Array,
+    subsets: int = 100,
+    subset_size: Optional[int] = 1000,
+    degree: int = 3,
+    gamma: Optional[float] = None,
+    coef0: float = 1.0,
+    seed: int = 2020,
+) -> Tuple[float, float]:
     """KID between ``features1`` ``(N1, D)`` and ``features2`` ``(N2, D)``: ``(mean, std)`` over subsets.
 
     Defaults are those of the KID paper and torch-fidelity (100 subsets of 1,000, degree 3,
@@ -72,26 +80,40 @@ def kernel_inception_distance(features1: Array, features2: Array, subsets: int =
     if subset_size < 2:
         raise ValueError(f"subset_size must be >= 2 (the unbiased estimate divides by m(m-1)), got {subset_size}")
     if subset_size > min(n1, n2):
-        raise ValueError(f"subset_size={subset_size} is larger than the feature sets (N1={n1}, N2={n2}); "
-                         f"pass subset_size <= {min(n1, n2)} (or None to use all of the smaller set)")
+        raise ValueError(
+            f"subset_size={subset_size} is larger than the feature sets (N1={n1}, N2={n2}); "
+            f"pass subset_size <= {min(n1, n2)} (or None to use all of the smaller set)"
+        )
     if subsets < 1:
         raise ValueError(f"subsets must be >= 1, got {subsets}")
     if subset_size < KID_MIN_SUBSET_SIZE:
-        warnings.warn(f"KID on subsets of {subset_size} < {KID_MIN_SUBSET_SIZE} features: the estimate is unbiased "
-                      f"but very noisy at this size (Bińkowski et al. and torch-fidelity use subsets of 1,000), "
-                      f"and the std over subsets drawn from only N1={n1} and N2={n2} features understates that "
-                      f"noise, because the subsets share features; use more samples, and read this KID as a "
-                      f"rough check, not a result", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"KID on subsets of {subset_size} < {KID_MIN_SUBSET_SIZE} features: the estimate is unbiased "
+            f"but very noisy at this size (Bińkowski et al. and torch-fidelity use subsets of 1,000), "
+            f"and the std over subsets drawn from only N1={n1} and N2={n2} features understates that "
+            f"noise, because the subsets share features; use more samples, and read this KID as a "
+            f"rough check, not a result",
+            UserWarning,
+            stacklevel=2,
+        )
     if subsets > 1 and subset_size == n1 == n2:
-        warnings.warn(f"subset_size={subset_size} is all of both feature sets: every one of the {subsets} subsets "
-                      f"is the same pair of sets, so the std over subsets is 0 (up to round-off) by construction and "
-                      f"says nothing about the uncertainty; draw subsets smaller than both sets (e.g. half of the "
-                      f"smaller) or report the spread of KID over independent samples", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"subset_size={subset_size} is all of both feature sets: every one of the {subsets} subsets "
+            f"is the same pair of sets, so the std over subsets is 0 (up to round-off) by construction and "
+            f"says nothing about the uncertainty; draw subsets smaller than both sets (e.g. half of the "
+            f"smaller) or report the spread of KID over independent samples",
+            UserWarning,
+            stacklevel=2,
+        )
     elif subsets > 1 and subset_size == min(n1, n2):
         whole = "features1" if n1 == subset_size else "features2"
-        warnings.warn(f"subset_size={subset_size} is all of {whole}: every subset holds the same {whole}, so the "
-                      f"std over subsets leaves out that set's sampling noise and understates the uncertainty; "
-                      f"draw subsets smaller than both sets (e.g. half of the smaller)", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"subset_size={subset_size} is all of {whole}: every subset holds the same {whole}, so the "
+            f"std over subsets leaves out that set's sampling noise and understates the uncertainty; "
+            f"draw subsets smaller than both sets (e.g. half of the smaller)",
+            UserWarning,
+            stacklevel=2,
+        )
     rng = np.random.RandomState(seed)
     mmds = np.zeros(subsets)
     for i in range(subsets):

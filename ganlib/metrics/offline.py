@@ -8,6 +8,7 @@ bundled digits and cached. Everything about FID/KID/IS carries over; **the numbe
 are not comparable with published FIDs** (different network, data and dimension):
 compare them only with numbers from the same extractor, image size and N.
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,8 +48,9 @@ class OfflineFeatureExtractor(nn.Module):
         return f"name={self.name!r}, NOT comparable with published FIDs"
 
 
-def offline_extractor(image_size: int = 16, dataset: str = "digits", device=None,
-                      **classifier_kwargs) -> OfflineFeatureExtractor:
+def offline_extractor(
+    image_size: int = 16, dataset: str = "digits", device=None, **classifier_kwargs
+) -> OfflineFeatureExtractor:
     """The offline FID feature extractor at ``image_size`` (8, 16 or 32 px), built on
     ``ganlib.classifier.pretrained_classifier(dataset, image_size)`` (trained once, cached).
 

@@ -24,6 +24,7 @@ density and coverage use open balls (``distance < radius``, the authors' ``prdc`
 package, k = 5 by default as there). With continuous features ties have probability
 zero, so the choice only shows in hand-made cases.
 """
+
 from __future__ import annotations
 
 from typing import Tuple, Union
@@ -44,9 +45,11 @@ def _check_k(k, n: int, which: str) -> None:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive int (the k-th nearest neighbour sets each ball's radius), got {k!r}")
     if k >= n:
-        raise ValueError(f"k={k} needs more than k samples in {which} (it has {n}): the k-th nearest neighbour "
-                         f"of a point among the other {n - 1} does not exist; use k < {n} (the papers use "
-                         "thousands of samples and k = 3 or 5)")
+        raise ValueError(
+            f"k={k} needs more than k samples in {which} (it has {n}): the k-th nearest neighbour "
+            f"of a point among the other {n - 1} does not exist; use k < {n} (the papers use "
+            "thousands of samples and k = 3 or 5)"
+        )
 
 
 def nearest_neighbour_radii(features: torch.Tensor, k: int) -> torch.Tensor:
@@ -55,13 +58,13 @@ def nearest_neighbour_radii(features: torch.Tensor, k: int) -> torch.Tensor:
     The row itself (distance 0) is the first of the ``k + 1`` smallest distances, as in
     torch-fidelity (``kthvalue(k + 1)``) and prdc (``np.partition(d, k)[:, k]``).
     """
-    radii = [torch.cdist(block, features).kthvalue(k + 1, dim=1).values
-             for block in features.split(_BLOCK)]
+    radii = [torch.cdist(block, features).kthvalue(k + 1, dim=1).values for block in features.split(_BLOCK)]
     return torch.cat(radii)
 
 
-def _inside_counts(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                   closed: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+def _inside_counts(
+    points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, closed: bool
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """For each point: how many balls ``B(centres[i], radii[i])`` hold it ``(len(points),)``;
     for each ball: whether it holds at least one point ``(len(centres),)``."""
     counts, ball_hit = [], torch.zeros(len(centres), dtype=torch.bool)

@@ -5,6 +5,7 @@ methods run in this process on the mean and covariance of N random, correlated, 
 "features" of dimension d, with the same number of BLAS and torch threads (set for the
 duration of the call with ``threadpoolctl``). A reference that is not installed is skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ def machine_description() -> str:
             model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{model}, {os.cpu_count()} logical cores, {platform.system()}; torch {torch.__version__}, "
-            f"numpy {np.__version__}, python {platform.python_version()}")
+    return (
+        f"{model}, {os.cpu_count()} logical cores, {platform.system()}; torch {torch.__version__}, "
+        f"numpy {np.__version__}, python {platform.python_version()}"
+    )
 
 
 def _methods(mu1, s1, mu2, s2, pytorch_fid: bool):
@@ -38,7 +41,8 @@ def _methods(mu1, s1, mu2, s2, pytorch_fid: bool):
         from torch_fidelity.metric_fid import fid_statistics_to_metric
 
         methods["torch-fidelity"] = lambda: fid_statistics_to_metric(
-            {"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, False)["frechet_inception_distance"]
+            {"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, False
+        )["frechet_inception_distance"]
     except ImportError:
         pass
     try:
@@ -58,8 +62,9 @@ def _methods(mu1, s1, mu2, s2, pytorch_fid: bool):
     return methods
 
 
-def time_frechet_distances(dim: int = 2048, n: int = 5000, repeats: int = 3, threads: int = 2,
-                           pytorch_fid: bool = True, seed: int = 0) -> Dict[str, Tuple[float, float, float]]:
+def time_frechet_distances(
+    dim: int = 2048, n: int = 5000, repeats: int = 3, threads: int = 2, pytorch_fid: bool = True, seed: int = 0
+) -> Dict[str, Tuple[float, float, float]]:
     """``{method: (value, best wall seconds, best CPU seconds)}`` over ``repeats`` runs, ganlib first.
 
     CPU seconds (``time.process_time``, all threads of this process) measure the work done and
@@ -93,10 +98,13 @@ def time_frechet_distances(dim: int = 2048, n: int = 5000, repeats: int = 3, thr
 def format_speed_table(results: Dict[str, Tuple[float, float, float]]) -> str:
     """The table: value, relative difference to ganlib, wall and CPU seconds, and time ratios to ganlib."""
     ref_value, ref_wall, ref_cpu = results["ganlib"]
-    lines = [f"{'method':<16}{'value':>22}{'rel. diff':>12}{'wall s':>9}{'cpu s':>9}"
-             f"{'wall ratio':>12}{'cpu ratio':>11}"]
+    lines = [
+        f"{'method':<16}{'value':>22}{'rel. diff':>12}{'wall s':>9}{'cpu s':>9}{'wall ratio':>12}{'cpu ratio':>11}"
+    ]
     for name, (value, wall, cpu) in results.items():
         rel = abs(value - ref_value) / abs(value)
-        lines.append(f"{name:<16}{value:>22.12f}{rel:>12.2e}{wall:>9.3f}{cpu:>9.3f}"
-                     f"{wall / ref_wall:>11.1f}x{cpu / ref_cpu:>10.1f}x")
+        lines.append(
+            f"{name:<16}{value:>22.12f}{rel:>12.2e}{wall:>9.3f}{cpu:>9.3f}"
+            f"{wall / ref_wall:>11.1f}x{cpu / ref_cpu:>10.1f}x"
+        )
     return "\n".join(lines)

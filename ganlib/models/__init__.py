@@ -1,5 +1,6 @@
 """The book's models, one module per paper; ``ganlib.models.X`` finds ``X`` in whichever
 module defines it (listed in that module's ``__all__``), importing it on first use."""
+
 from __future__ import annotations
 
 import importlib

@@ -18,6 +18,7 @@ Known weakness: G is rewarded for samples that are *easy to classify*, so it
 drifts towards the class prototypes and loses diversity within a class
 (Shu, Bui & Ermon 2017; Gong et al. 2019, "Twin Auxiliary Classifiers GAN").
 """
+
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -30,8 +31,15 @@ from ..losses import d_loss_bce, g_loss_nonsaturating
 from .blocks.bodies import conv_body, mlp_body
 from .blocks.labels import check_images, check_labels, check_step_inputs, generate_with_labels
 
-__all__ = ["AuxiliaryHeads", "MLPACGANDiscriminator", "ConvACGANDiscriminator", "acgan_class_loss",
-           "acgan_d_loss", "acgan_g_loss", "acgan_step"]
+__all__ = [
+    "AuxiliaryHeads",
+    "MLPACGANDiscriminator",
+    "ConvACGANDiscriminator",
+    "acgan_class_loss",
+    "acgan_d_loss",
+    "acgan_g_loss",
+    "acgan_step",
+]
 
 
 class AuxiliaryHeads(nn.Module):
@@ -58,8 +66,9 @@ class MLPACGANDiscriminator(nn.Module):
     :class:`~ganlib.models.cgan.MLPConditionalDiscriminator`, without the label input.
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, hidden: int = 256,
-                 layers: int = 3):
+    def __init__(
+        self, num_classes: int = 10, image_size: int = 16, channels: int = 1, hidden: int = 256, layers: int = 3
+    ):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         self.body, width = mlp_body(channels * image_size * image_size, hidden, layers)
@@ -76,12 +85,14 @@ class ConvACGANDiscriminator(nn.Module):
     ``x``: ``(N, C, S, S)`` -> ``(source (N,), class_logits (N, K))``.
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, ndf: int = 64,
-                 spectral_norm: bool = False):
+    def __init__(
+        self, num_classes: int = 10, image_size: int = 16, channels: int = 1, ndf: int = 64, spectral_norm: bool = False
+    ):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
-        self.body = nn.Sequential(conv_body(channels, image_size, ndf, spectral_norm, type(self).__name__),
-                                  nn.Flatten())
+        self.body = nn.Sequential(
+            conv_body(channels, image_size, ndf, spectral_norm, type(self).__name__), nn.Flatten()
+        )
         width = ndf * 2 ** (len(self.body[0]) // 2 - 1) * 16
         self.heads = AuxiliaryHeads(width, num_classes)
 
@@ -102,9 +113,14 @@ def acgan_class_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.
     return F.cross_entropy(class_logits, labels)
 
 
-def acgan_d_loss(real_source: torch.Tensor, fake_source: torch.Tensor, real_class_logits: torch.Tensor,
-                 real_labels: torch.Tensor, fake_class_logits: torch.Tensor,
-                 fake_labels: torch.Tensor) -> torch.Tensor:
+def acgan_d_loss(
+    real_source: torch.Tensor,
+    fake_source: torch.Tensor,
+    real_class_logits: torch.Tensor,
+    real_labels: torch.Tensor,
+    fake_class_logits: torch.Tensor,
+    fake_labels: torch.Tensor,
+) -> torch.Tensor:
     r"""AC-GAN's discriminator loss :math:`-(L_S + L_C)`.
 
     .. math:: L_D = \mathrm{BCE}(s_{real}, 1) + \mathrm{BCE}(s_{fake}, 0)
@@ -113,12 +129,14 @@ def acgan_d_loss(real_source: torch.Tensor, fake_source: torch.Tensor, real_clas
     The class loss applies to real images (with their labels) *and* to generated ones
     (with the labels they were generated for), as in the paper.
     """
-    return (d_loss_bce(real_source, fake_source) + acgan_class_loss(real_class_logits, real_labels)
-            + acgan_class_loss(fake_class_logits, fake_labels))
+    return (
+        d_loss_bce(real_source, fake_source)
+        + acgan_class_loss(real_class_logits, real_labels)
+        + acgan_class_loss(fake_class_logits, fake_labels)
+    )
 
 
-def acgan_g_loss(fake_source: torch.Tensor, fake_class_logits: torch.Tensor,
-                 fake_labels: torch.Tensor) -> torch.Tensor:
+def acgan_g_loss(fake_source: torch.Tensor, fake_class_logits: torch.Tensor, fake_labels: torch.Tensor) -> torch.Tensor:
     r"""AC-GAN's generator loss: G maximises :math:`L_C - L_S`, in the non-saturating form
 
     .. math:: L_G = -\mathbb{E}[\log \sigma(s_{fake})] + \mathrm{CE}(c_{fake}, y_{fake})
@@ -126,8 +144,15 @@ def acgan_g_loss(fake_source: torch.Tensor, fake_class_logits: torch.Tensor,
     return g_loss_nonsaturating(fake_source) + acgan_class_loss(fake_class_logits, fake_labels)
 
 
-def acgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-               real: torch.Tensor, labels: torch.Tensor, real_class_loss: bool = True) -> Dict[str, torch.Tensor]:
+def acgan_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    labels: torch.Tensor,
+    real_class_loss: bool = True,
+) -> Dict[str, torch.Tensor]:
     """One AC-GAN training step.
 
     1. Draw ``y_fake`` uniformly and ``z``; ``fake = G(z, y_fake)``.
@@ -157,5 +182,8 @@ def acgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: 
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
-    return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
-            "d_class_real": F.cross_entropy(real_cls.detach(), labels)}
+    return {
+        "d_loss": d_loss.detach(),
+        "g_loss": g_loss.detach(),
+        "d_class_real": F.cross_entropy(real_cls.detach(), labels),
+    }

@@ -23,6 +23,7 @@ in G. Default counts (``BicycleGAN()``): G 54,794,627 (z at every layer, the off
 ``--where_add all``; 54,417,795 with z at the input only), E 2,590,032, D and D2 3,458,978 each.
 ``ganlib.models.bicyclegan_official`` loads the authors' published G and E.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,16 +43,34 @@ from .blocks.schedules import linear_decay
 from .blocks.unet import UNetGenerator
 
 __all__ = [
-    "ResidualDownBlock", "ResNetEncoder", "MultiScaleDiscriminator", "reparameterize", "kl_divergence",
-    "check_z", "multiscale_d_loss", "multiscale_g_loss", "set_requires_grad", "VARIANTS",
-    "BicycleGANConfig", "BicycleGAN", "bicyclegan_step", "sample_outputs", "diversity",
-    "to_grey", "latent_statistics", "latent_recovery", "evaluate_shapes", "ShapesRun", "train_and_measure",
+    "ResidualDownBlock",
+    "ResNetEncoder",
+    "MultiScaleDiscriminator",
+    "reparameterize",
+    "kl_divergence",
+    "check_z",
+    "multiscale_d_loss",
+    "multiscale_g_loss",
+    "set_requires_grad",
+    "VARIANTS",
+    "BicycleGANConfig",
+    "BicycleGAN",
+    "bicyclegan_step",
+    "sample_outputs",
+    "diversity",
+    "to_grey",
+    "latent_statistics",
+    "latent_recovery",
+    "evaluate_shapes",
+    "ShapesRun",
+    "train_and_measure",
 ]
 
 Outputs = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
 # --------------------------------------------------------------------------- two-scale D
+
 
 class MultiScaleDiscriminator(nn.Module):
     r"""The official default D (``D_NLayersMulti``, ``num_D=2``): PatchGANs at several scales.
@@ -65,14 +84,14 @@ class MultiScaleDiscriminator(nn.Module):
     for ``num_d >= 3``.)
     """
 
-    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
-                 num_d: int = 2):
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance", num_d: int = 2):
         super().__init__()
         if num_d < 1:
             raise ValueError(f"num_d must be >= 1, got {num_d}")
         self.in_channels, self.num_d = in_channels, num_d
         self.scales = nn.ModuleList(
-            PatchDiscriminator(in_channels, int(round(ndf / 2 ** i)), n_layers, norm) for i in range(num_d))
+            PatchDiscriminator(in_channels, int(round(ndf / 2**i)), n_layers, norm) for i in range(num_d)
+        )
         self.down = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
@@ -85,6 +104,7 @@ class MultiScaleDiscriminator(nn.Module):
 
 
 # --------------------------------------------------------------------------- z, KL, losses
+
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: Optional[torch.Tensor] = None) -> torch.Tensor:
     r""":math:`z = \mu + \sigma \odot \epsilon`, :math:`\sigma = \exp(\tfrac12 \log\sigma^2)`,
@@ -109,12 +129,15 @@ def check_z(z: torch.Tensor, n: int, nz: int) -> torch.Tensor:
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"z must be a tensor of shape ({n}, {nz}), got {type(z).__name__}")
     if z.dim() != 2 or tuple(z.shape) != (n, nz):
-        raise ValueError(f"z must have shape (N, nz) = ({n}, {nz}): one code of size nz={nz} per input "
-                         f"image, got {tuple(z.shape)}")
+        raise ValueError(
+            f"z must have shape (N, nz) = ({n}, {nz}): one code of size nz={nz} per input image, got {tuple(z.shape)}"
+        )
     if not torch.isfinite(z).all():
         bad = int((~torch.isfinite(z)).sum())
-        raise ValueError(f"z has {bad} non-finite value(s) (NaN or inf): sample it from N(0, I), e.g. "
-                         f"torch.randn({n}, {nz}), or check the encoder's mu/logvar")
+        raise ValueError(
+            f"z has {bad} non-finite value(s) (NaN or inf): sample it from N(0, I), e.g. "
+            f"torch.randn({n}, {nz}), or check the encoder's mu/logvar"
+        )
     return z
 
 
@@ -159,34 +182,35 @@ class BicycleGANConfig:
     data set): set ``epoch_steps`` (``ceil(len(train set) / batch_size)``, or 1 to count the
     schedule in steps); with ``epoch_steps=None`` the learning rate stays constant.
     """
-    in_channels: int = 3         # edges2shoes: 1 (the official --input_nc 1)
+
+    in_channels: int = 3  # edges2shoes: 1 (the official --input_nc 1)
     out_channels: int = 3
-    nz: int = 8                  # |z|
+    nz: int = 8  # |z|
     ngf: int = 64
     ndf: int = 64
     nef: int = 64
-    num_downs: int = 8           # unet_256
-    n_blocks_e: int = 5          # resnet_256
-    n_layers_d: int = 3          # basic_256_multi
-    num_d: int = 2               # two scales
+    num_downs: int = 8  # unet_256
+    n_blocks_e: int = 5  # resnet_256
+    n_layers_d: int = 3  # basic_256_multi
+    num_d: int = 2  # two scales
     norm: str = "instance"
-    z_injection: str = "all"     # official --where_add all (G_Unet_add_all); "input": G_Unet_add_input
+    z_injection: str = "all"  # official --where_add all (G_Unet_add_all); "input": G_Unet_add_input
     upsample: str = "basic"
-    use_dropout: bool = True     # --use_dropout, passed by every official training script
+    use_dropout: bool = True  # --use_dropout, passed by every official training script
     conditional_d: bool = False  # official default: D sees B alone
     variant: str = "bicyclegan"  # or "cvae_gan", "clr_gan", "pix2pix_noise"
     lambda_l1: float = 10.0
     lambda_kl: float = 0.01
-    lambda_z: float = 0.5        # latent regression |E(G(A, z)) - z|
-    lambda_gan: float = 1.0      # D on the cVAE-GAN path
-    lambda_gan2: float = 1.0     # D2 on the cLR-GAN path
+    lambda_z: float = 0.5  # latent regression |E(G(A, z)) - z|
+    lambda_gan: float = 1.0  # D on the cVAE-GAN path
+    lambda_gan2: float = 1.0  # D2 on the cLR-GAN path
     latent_trains_e: bool = False  # True: the pitfall, the latent loss updates E too (not official)
     gan_mode: str = "lsgan"
     lr: float = 2e-4
     beta1: float = 0.5
-    init_gain: float = 0.02      # Xavier-normal
-    niter: int = 100             # epochs at the initial learning rate (--niter; edges2shoes: 30)
-    niter_decay: int = 100       # epochs of linear decay to 0 (--niter_decay; edges2shoes: 30)
+    init_gain: float = 0.02  # Xavier-normal
+    niter: int = 100  # epochs at the initial learning rate (--niter; edges2shoes: 30)
+    niter_decay: int = 100  # epochs of linear decay to 0 (--niter_decay; edges2shoes: 30)
     epoch_steps: Optional[int] = None  # steps per epoch for the schedule; None: constant learning rate
 
 
@@ -221,26 +245,41 @@ class BicycleGAN:
         self.cfg = cfg
         parts = VARIANTS[cfg.variant]
         init = lambda m: init_weights(m, cfg.init_gain, kind="xavier").to(device)  # noqa: E731
-        self.G = init(UNetGenerator(cfg.in_channels, cfg.out_channels, cfg.num_downs, cfg.ngf, cfg.norm,
-                                    cfg.use_dropout, nz=cfg.nz, z_injection=cfg.z_injection,
-                                    upsample=cfg.upsample))
+        self.G = init(
+            UNetGenerator(
+                cfg.in_channels,
+                cfg.out_channels,
+                cfg.num_downs,
+                cfg.ngf,
+                cfg.norm,
+                cfg.use_dropout,
+                nz=cfg.nz,
+                z_injection=cfg.z_injection,
+                upsample=cfg.upsample,
+            )
+        )
         d_in = cfg.out_channels + (cfg.in_channels if cfg.conditional_d else 0)
         make_d = lambda: init(MultiScaleDiscriminator(d_in, cfg.ndf, cfg.n_layers_d, cfg.norm, cfg.num_d))  # noqa
-        self.E = (init(ResNetEncoder(cfg.out_channels, cfg.nz, cfg.nef, cfg.n_blocks_e, cfg.norm))
-                  if parts["encoded"] or parts["random"] else None)
+        self.E = (
+            init(ResNetEncoder(cfg.out_channels, cfg.nz, cfg.nef, cfg.n_blocks_e, cfg.norm))
+            if parts["encoded"] or parts["random"]
+            else None
+        )
         self.D = make_d() if parts["encoded"] or parts["noise_l1"] else None
         self.D2 = make_d() if parts["random"] else None
         adam = lambda m: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))  # noqa
-        self.optimizers = {name: adam(getattr(self, name)) for name in ("G", "E", "D", "D2")
-                           if getattr(self, name) is not None}
+        self.optimizers = {
+            name: adam(getattr(self, name)) for name in ("G", "E", "D", "D2") if getattr(self, name) is not None
+        }
         self.schedulers = {}
         if cfg.epoch_steps is not None:
             if cfg.epoch_steps < 1:
                 raise ValueError(f"epoch_steps must be >= 1 (or None: constant learning rate), got {cfg.epoch_steps}")
             per_epoch = linear_decay(cfg.niter, cfg.niter_decay)
             rule = functools.partial(_epoch_rule, per_epoch, cfg.epoch_steps)
-            self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, rule)
-                               for name, opt in self.optimizers.items()}
+            self.schedulers = {
+                name: torch.optim.lr_scheduler.LambdaLR(opt, rule) for name, opt in self.optimizers.items()
+            }
 
     @property
     def modules(self) -> Dict[str, nn.Module]:
@@ -285,9 +324,16 @@ class BicycleGAN:
         return self.E(b)[0]
 
 
-def bicyclegan_step(G: nn.Module, E: Optional[nn.Module], D: Optional[nn.Module], D2: Optional[nn.Module],
-                    optimizers: Dict[str, torch.optim.Optimizer], a: torch.Tensor, b: torch.Tensor,
-                    cfg: BicycleGANConfig = BicycleGANConfig()) -> Dict[str, torch.Tensor]:
+def bicyclegan_step(
+    G: nn.Module,
+    E: Optional[nn.Module],
+    D: Optional[nn.Module],
+    D2: Optional[nn.Module],
+    optimizers: Dict[str, torch.optim.Optimizer],
+    a: torch.Tensor,
+    b: torch.Tensor,
+    cfg: BicycleGANConfig = BicycleGANConfig(),
+) -> Dict[str, torch.Tensor]:
     r"""One training step in the official order (``bicycle_gan_model.optimize_parameters``).
 
     The batch ``a, b (N, C, H, W)`` is split in halves, as in the official code: the first
@@ -316,23 +362,25 @@ def bicyclegan_step(G: nn.Module, E: Optional[nn.Module], D: Optional[nn.Module]
         raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {cfg.variant!r}")
     parts = VARIANTS[cfg.variant]
     if E is not None and getattr(E, "nz", G.nz) != G.nz:
-        raise ValueError(f"the encoder gives codes of size nz={E.nz} but the generator takes nz={G.nz}: "
-                         f"build both with the same nz")
+        raise ValueError(
+            f"the encoder gives codes of size nz={E.nz} but the generator takes nz={G.nz}: build both with the same nz"
+        )
     if a.shape[0] != b.shape[0] or a.shape[0] < 2:
-        raise ValueError(f"a and b need the same batch size >= 2 (it is split in two halves), "
-                         f"got {a.shape[0]} and {b.shape[0]}")
+        raise ValueError(
+            f"a and b need the same batch size >= 2 (it is split in two halves), got {a.shape[0]} and {b.shape[0]}"
+        )
     d_loss_fn = lambda real, fake: multiscale_d_loss(real, fake, cfg.gan_mode)  # noqa: E731
     g_loss_fn = lambda fake: multiscale_g_loss(fake, cfg.gan_mode)  # noqa: E731
     pair = (lambda x, y: torch.cat([x, y], 1)) if cfg.conditional_d else (lambda x, y: y)  # noqa: E731
     h = a.shape[0] // 2
-    a1, b1, a2, b2 = a[:h], b[:h], a[h:2 * h], b[h:2 * h]
+    a1, b1, a2, b2 = a[:h], b[:h], a[h : 2 * h], b[h : 2 * h]
     out: Dict[str, torch.Tensor] = {}
 
     # 1. forward: the two paths
-    if parts["encoded"]:                                   # cVAE-GAN: B -> z -> B̂
+    if parts["encoded"]:  # cVAE-GAN: B -> z -> B̂
         mu, logvar = E(b1)
         fake_enc = G(a1, reparameterize(mu, logvar))
-    if parts["random"] or parts["noise_l1"]:               # cLR-GAN (or pix2pix + noise): z -> B̂
+    if parts["random"] or parts["noise_l1"]:  # cLR-GAN (or pix2pix + noise): z -> B̂
         z_random = torch.randn(h, G.nz, device=a.device)
         fake_rand = G(a1, z_random)
 
@@ -356,7 +404,7 @@ def bicyclegan_step(G: nn.Module, E: Optional[nn.Module], D: Optional[nn.Module]
         # (in cLR-GAN alone E has no other teacher, and this loss trains it too)
         if parts["encoded"] and not cfg.latent_trains_e:
             set_requires_grad([E], False)
-        mu_rand, _ = E(fake_rand)                          # the mean is the point estimate ẑ
+        mu_rand, _ = E(fake_rand)  # the mean is the point estimate ẑ
         set_requires_grad([E], True)
         z_l1 = cfg.lambda_z * F.l1_loss(mu_rand, z_random)
         g_loss = g_loss + g_gan2 + z_l1
@@ -389,9 +437,11 @@ def bicyclegan_step(G: nn.Module, E: Optional[nn.Module], D: Optional[nn.Module]
 
 # --------------------------------------------------------------------------- evaluation
 
+
 @torch.no_grad()
-def sample_outputs(G: nn.Module, a: torch.Tensor, n_samples: int, generator: Optional[torch.Generator] = None
-                   ) -> torch.Tensor:
+def sample_outputs(
+    G: nn.Module, a: torch.Tensor, n_samples: int, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """``n_samples`` outputs per input with z ~ N(0, I): ``(N, C, H, W) -> (N, S, C_out, H, W)``.
 
     Runs G in eval mode (instance norm without running statistics is the same in both modes),
@@ -432,13 +482,15 @@ def latent_statistics(E: nn.Module, b: torch.Tensor) -> Dict[str, float]:
     E.eval()
     mu, logvar = E(b)
     E.train(was_training)
-    return {"mu_mean": float(mu.mean()), "mu_var": float(mu.var(0).mean()),
-            "sigma": float(torch.exp(0.5 * logvar).mean())}
+    return {
+        "mu_mean": float(mu.mean()),
+        "mu_var": float(mu.var(0).mean()),
+        "sigma": float(torch.exp(0.5 * logvar).mean()),
+    }
 
 
 @torch.no_grad()
-def latent_recovery(G: nn.Module, E: nn.Module, a: torch.Tensor, generator: Optional[torch.Generator] = None
-                    ) -> float:
+def latent_recovery(G: nn.Module, E: nn.Module, a: torch.Tensor, generator: Optional[torch.Generator] = None) -> float:
     r""":math:`\lVert \mu(E(G(a, z))) - z \rVert_1` (mean absolute error) for random
     :math:`z \sim \mathcal N(0, I)`: how well E reads the code back from the output."""
     was = G.training, E.training
@@ -450,8 +502,9 @@ def latent_recovery(G: nn.Module, E: nn.Module, a: torch.Tensor, generator: Opti
 
 
 @torch.no_grad()
-def evaluate_shapes(model: "BicycleGAN", a: torch.Tensor, b: torch.Tensor, samples: int = 16, k: int = 4,
-                    seed: int = 1) -> Dict[str, float]:
+def evaluate_shapes(
+    model: "BicycleGAN", a: torch.Tensor, b: torch.Tensor, samples: int = 16, k: int = 4, seed: int = 1
+) -> Dict[str, float]:
     r"""The chapter's measures on held-out multimodal shapes ``a, b (N, 3, H, W)``.
 
     From ``samples`` random z per input: ``modes`` (distinct valid fills per input, K is perfect),
@@ -484,8 +537,9 @@ def evaluate_shapes(model: "BicycleGAN", a: torch.Tensor, b: torch.Tensor, sampl
     model.G.eval()
     guided = model.G(a, model.encode(b[ref]))
     model.G.train(was)
-    row["guided"] = float((fill_mode(a.cpu(), guided.cpu(), k) == fill_mode(a[ref].cpu(), b[ref].cpu(), k))
-                          .float().mean())
+    row["guided"] = float(
+        (fill_mode(a.cpu(), guided.cpu(), k) == fill_mode(a[ref].cpu(), b[ref].cpu(), k)).float().mean()
+    )
     row["z_l1"] = latent_recovery(model.G, model.E, a, g)
     row.update(latent_statistics(model.E, b))
     return row
@@ -498,6 +552,7 @@ class ShapesRun:
     ``save_to``: a path prefix; the trained model's state is written to
     ``{save_to}_seed{seed}.pt`` (to look at it afterwards without training it again).
     """
+
     model: BicycleGANConfig
     steps: int = 700
     batch_size: int = 16
@@ -536,6 +591,5 @@ def train_and_measure(run: ShapesRun, seed: int) -> Dict[str, float]:
     row = evaluate_shapes(model, at.to(run.device), bt.to(run.device), run.samples, run.k)
     row["cpu_s"] = seconds
     if run.save_to:
-        torch.save({name: m.state_dict() for name, m in model.modules.items()},
-                   f"{run.save_to}_seed{seed}.pt")
+        torch.save({name: m.state_dict() for name, m in model.modules.items()}, f"{run.save_to}_seed{seed}.pt")
     return row

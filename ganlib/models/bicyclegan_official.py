@@ -23,6 +23,7 @@ The architecture (``num_downs``, ``ngf``, ``nz``, channels, where z is added, up
 read from the weights. Only instance norm (the BicycleGAN default, and every published model)
 is supported for G: with batch norm the official blocks keep conv biases that ours drop.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,17 +36,24 @@ from .blocks.checkpoints import read_state_dict
 from .blocks.resnet_encoder import ResNetEncoder
 from .blocks.unet import UNetGenerator
 
-__all__ = ["official_generator_key_map", "official_encoder_key_map", "generator_from_official",
-           "encoder_from_official", "from_official", "download_official"]
+__all__ = [
+    "official_generator_key_map",
+    "official_encoder_key_map",
+    "generator_from_official",
+    "encoder_from_official",
+    "from_official",
+    "download_official",
+]
 
 StateDict = Union[Mapping[str, torch.Tensor], str, os.PathLike]
 
 # positions of the layers inside the official blocks, by up-sampling: (down conv, up conv)
-_UP_INDEX = {"basic": 1, "bilinear": 3}          # UnetBlock_with_z.up: [ReLU, (Upsample, Pad,) conv, ...]
+_UP_INDEX = {"basic": 1, "bilinear": 3}  # UnetBlock_with_z.up: [ReLU, (Upsample, Pad,) conv, ...]
 
 
-def official_generator_key_map(num_downs: int, z_injection: str = "all", upsample: str = "basic"
-                               ) -> Tuple[Dict[str, str], Dict[str, int]]:
+def official_generator_key_map(
+    num_downs: int, z_injection: str = "all", upsample: str = "basic"
+) -> Tuple[Dict[str, str], Dict[str, int]]:
     """Official G key -> our key, and our up-conv weights whose input halves are swapped
     (key -> the weight's input-channel dim), for an instance-norm G.
 
@@ -56,7 +64,7 @@ def official_generator_key_map(num_downs: int, z_injection: str = "all", upsampl
         raise ValueError(f"upsample must be 'basic' or 'bilinear', got {upsample!r}")
     mapping: Dict[str, str] = {}
     swapped: Dict[str, int] = {}
-    in_dim = 0 if upsample == "basic" else 1     # ConvTranspose2d (in, out, k, k); Conv2d (out, in, k, k)
+    in_dim = 0 if upsample == "basic" else 1  # ConvTranspose2d (in, out, k, k); Conv2d (out, in, k, k)
     ours = "model."
     if z_injection == "all":
         if num_downs < 6:
@@ -114,21 +122,30 @@ def official_encoder_key_map(n_blocks: int, norm: str = "instance") -> Dict[str,
     return mapping
 
 
-def _copy(mapping: Dict[str, str], sd: Mapping[str, torch.Tensor], model: torch.nn.Module, what: str,
-          swapped: Optional[Dict[str, int]] = None) -> None:
+def _copy(
+    mapping: Dict[str, str],
+    sd: Mapping[str, torch.Tensor],
+    model: torch.nn.Module,
+    what: str,
+    swapped: Optional[Dict[str, int]] = None,
+) -> None:
     own = model.state_dict()
     missing = [k for k in mapping if k not in sd]
     unexpected = [k for k in sd if k not in mapping]
     if missing or unexpected:
-        raise ValueError(f"the checkpoint does not match {what}: missing keys {missing[:3]}"
-                         f"{'...' if len(missing) > 3 else ''}, unexpected keys {unexpected[:3]}"
-                         f"{'...' if len(unexpected) > 3 else ''}")
+        raise ValueError(
+            f"the checkpoint does not match {what}: missing keys {missing[:3]}"
+            f"{'...' if len(missing) > 3 else ''}, unexpected keys {unexpected[:3]}"
+            f"{'...' if len(unexpected) > 3 else ''}"
+        )
     new = {}
     for k_off, k_our in mapping.items():
         t = sd[k_off]
         if tuple(t.shape) != tuple(own[k_our].shape):
-            raise ValueError(f"shape mismatch for {k_off}: checkpoint {tuple(t.shape)}, "
-                             f"expected {tuple(own[k_our].shape)} for {what}")
+            raise ValueError(
+                f"shape mismatch for {k_off}: checkpoint {tuple(t.shape)}, "
+                f"expected {tuple(own[k_our].shape)} for {what}"
+            )
         if swapped and k_our in swapped:  # official [decoded, skip] -> ours [skip, decoded]
             decoded, skip = t.chunk(2, dim=swapped[k_our])
             t = torch.cat([skip, decoded], dim=swapped[k_our])
@@ -152,12 +169,16 @@ def generator_from_official(state_dict_or_path: StateDict, use_dropout: bool = T
         z_injection, prefix, nest = "input", "model.model.", None
         first, last = sd["model.model.0.weight"], "model.model.{}.weight"
     else:
-        raise ValueError(f"not an official BicycleGAN generator: its first keys are {list(sd)[:3]}, but "
-                         "G_Unet_add_all starts with 'model.down.0.weight' and G_Unet_add_input with "
-                         "'model.model.0.weight'")
+        raise ValueError(
+            f"not an official BicycleGAN generator: its first keys are {list(sd)[:3]}, but "
+            "G_Unet_add_all starts with 'model.down.0.weight' and G_Unet_add_input with "
+            "'model.model.0.weight'"
+        )
     if any(k.endswith("running_mean") for k in sd):
-        raise ValueError("this generator uses batch norm; only instance-norm BicycleGAN generators "
-                         "(the official default and every published model) can be loaded")
+        raise ValueError(
+            "this generator uses batch norm; only instance-norm BicycleGAN generators "
+            "(the official default and every published model) can be loaded"
+        )
     if z_injection == "all":
         num_downs = max(k.count("submodule.") for k in sd) + 1
         upsample = "basic" if "model.up.1.weight" in sd else "bilinear"
@@ -175,8 +196,15 @@ def generator_from_official(state_dict_or_path: StateDict, use_dropout: bool = T
     if nz is None:  # z at the input only: the input channels hold both, ask or assume the image's 3 / 1
         nz = expected.get("nz", 8)
     in_channels = first.shape[1] - nz
-    found = dict(num_downs=num_downs, ngf=ngf, nz=nz, in_channels=in_channels, out_channels=out_channels,
-                 z_injection=z_injection, upsample=upsample)
+    found = dict(
+        num_downs=num_downs,
+        ngf=ngf,
+        nz=nz,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        z_injection=z_injection,
+        upsample=upsample,
+    )
     unknown = sorted(set(expected) - set(found))
     if unknown:
         raise TypeError(f"generator_from_official got unknown keywords {unknown}; allowed: {sorted(found)}")
@@ -185,11 +213,25 @@ def generator_from_official(state_dict_or_path: StateDict, use_dropout: bool = T
         raise ValueError("the official checkpoint has another architecture than asked for (" + "; ".join(wrong) + ")")
     if in_channels < 1:
         raise ValueError(f"the first conv has {first.shape[1]} input channels, fewer than nz={nz} + 1")
-    model = UNetGenerator(in_channels, out_channels, num_downs, ngf, norm="instance", use_dropout=use_dropout,
-                          nz=nz, z_injection=z_injection, upsample=upsample)
+    model = UNetGenerator(
+        in_channels,
+        out_channels,
+        num_downs,
+        ngf,
+        norm="instance",
+        use_dropout=use_dropout,
+        nz=nz,
+        z_injection=z_injection,
+        upsample=upsample,
+    )
     mapping, swapped = official_generator_key_map(num_downs, z_injection, upsample)
-    _copy(mapping, sd, model, f"an official G_Unet_add_{z_injection} with num_downs={num_downs}, ngf={ngf}, "
-                              f"nz={nz}, upsample={upsample!r}", swapped)
+    _copy(
+        mapping,
+        sd,
+        model,
+        f"an official G_Unet_add_{z_injection} with num_downs={num_downs}, ngf={ngf}, nz={nz}, upsample={upsample!r}",
+        swapped,
+    )
     return model
 
 
@@ -202,13 +244,16 @@ def encoder_from_official(state_dict_or_path: StateDict, **expected) -> ResNetEn
     """
     sd = read_state_dict(state_dict_or_path)
     if "conv.0.weight" not in sd or "fcVar.0.weight" not in sd:
-        raise ValueError(f"not an official BicycleGAN encoder (E_ResNet with mu and logvar heads): its first "
-                         f"keys are {list(sd)[:3]}; expected 'conv.0.weight' ... 'fcVar.0.weight'")
+        raise ValueError(
+            f"not an official BicycleGAN encoder (E_ResNet with mu and logvar heads): its first "
+            f"keys are {list(sd)[:3]}; expected 'conv.0.weight' ... 'fcVar.0.weight'"
+        )
     n_blocks = 1 + len({k.split(".")[1] for k in sd if k.startswith("conv.") and k.split(".")[1] != "0"})
     norm = "batch" if any(k.endswith("running_mean") for k in sd) else "instance"
     first = sd["conv.0.weight"]
-    found = dict(n_blocks=n_blocks, nef=first.shape[0], in_channels=first.shape[1], nz=sd["fc.0.weight"].shape[0],
-                 norm=norm)
+    found = dict(
+        n_blocks=n_blocks, nef=first.shape[0], in_channels=first.shape[1], nz=sd["fc.0.weight"].shape[0], norm=norm
+    )
     unknown = sorted(set(expected) - set(found))
     if unknown:
         raise TypeError(f"encoder_from_official got unknown keywords {unknown}; allowed: {sorted(found)}")
@@ -216,8 +261,12 @@ def encoder_from_official(state_dict_or_path: StateDict, **expected) -> ResNetEn
     if wrong:
         raise ValueError("the official checkpoint has another architecture than asked for (" + "; ".join(wrong) + ")")
     model = ResNetEncoder(found["in_channels"], found["nz"], found["nef"], n_blocks, norm)
-    _copy(official_encoder_key_map(n_blocks, norm), sd, model,
-          f"an official E_ResNet with n_blocks={n_blocks}, nef={found['nef']}, nz={found['nz']}")
+    _copy(
+        official_encoder_key_map(n_blocks, norm),
+        sd,
+        model,
+        f"an official E_ResNet with n_blocks={n_blocks}, nef={found['nef']}, nz={found['nz']}",
+    )
     return model
 
 
@@ -231,8 +280,9 @@ def from_official(G_state: StateDict, E_state: Optional[StateDict] = None, use_d
     return G, E
 
 
-def download_official(name: str, root: Union[str, os.PathLike] = "data/pretrained", progress: bool = True
-                      ) -> Tuple[Path, Path]:
+def download_official(
+    name: str, root: Union[str, os.PathLike] = "data/pretrained", progress: bool = True
+) -> Tuple[Path, Path]:
     """Download the authors' ``{name}_net_G.pth`` and ``{name}_net_E.pth`` (once) into ``root``;
     return their paths. ``name``: one of ``ganlib.data.registry.BICYCLEGAN_MODELS``."""
     from ..data import registry

@@ -30,6 +30,7 @@ Discriminator (BigGAN's CIFAR layout: downsample to 8x8, then two blocks without
     DBlock(down) ... DBlock(down) -> DBlock -> DBlock   (pre-activation residual blocks, avg-pool)
     ReLU -> sum over positions -> h (N, d_width) -> ProjectionHead: w^T h + b + <embed(y), h>
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,10 +55,28 @@ from ..nn.truncation import truncated_noise
 from .blocks.labels import check_labels
 from .blocks.projection import ProjectionHead
 
-__all__ = ["BigGANConfig", "BigGANGenerator", "BigGANDiscriminator", "GBlock", "DBlock",
-           "build_biggan", "make_optimizers", "make_train_step", "BigGANTrainer", "sample", "SUPPORTED_SIZES",
-           "TRICKS", "ablation_configs", "cifar10_config", "checkpoint_config", "train_biggan",
-           "ema_with_standing_statistics", "BigGANExperiment", "train_and_measure", "measure_generator"]
+__all__ = [
+    "BigGANConfig",
+    "BigGANGenerator",
+    "BigGANDiscriminator",
+    "GBlock",
+    "DBlock",
+    "build_biggan",
+    "make_optimizers",
+    "make_train_step",
+    "BigGANTrainer",
+    "sample",
+    "SUPPORTED_SIZES",
+    "TRICKS",
+    "ablation_configs",
+    "cifar10_config",
+    "checkpoint_config",
+    "train_biggan",
+    "ema_with_standing_statistics",
+    "BigGANExperiment",
+    "train_and_measure",
+    "measure_generator",
+]
 
 SUPPORTED_SIZES = (16, 32, 64)
 
@@ -65,16 +84,17 @@ SUPPORTED_SIZES = (16, 32, 64)
 @dataclass
 class BigGANConfig:
     """Every knob of chapter 6; the defaults are the full BigGAN-style model on 16x16 digits."""
+
     dataset: str = "digits"
     image_size: int = 16
     image_channels: int = 1
     num_classes: int = 10
-    steps: int = 1500            # G steps (each with d_steps D steps)
-    batch_size: int = 64         # per D step (and per rank under DDP)
+    steps: int = 1500  # G steps (each with d_steps D steps)
+    batch_size: int = 64  # per D step (and per rank under DDP)
     z_dim: int = 96
-    g_width: int = 64            # channels of every G block (BigGAN CIFAR: 4 * 64 = 256)
+    g_width: int = 64  # channels of every G block (BigGAN CIFAR: 4 * 64 = 256)
     d_width: int = 64
-    shared_dim: int = 32         # shared class embedding (BigGAN: 128)
+    shared_dim: int = 32  # shared class embedding (BigGAN: 128)
     # --- the tricks
     spectral_norm: bool = True
     loss: str = "hinge"
@@ -87,7 +107,7 @@ class BigGANConfig:
     cbn: bool = True
     hierarchical_z: bool = True
     ema: bool = True
-    ema_decay: float = 0.999     # BigGAN: 0.9999 over 100k+ steps; short runs need a shorter memory
+    ema_decay: float = 0.999  # BigGAN: 0.9999 over 100k+ steps; short runs need a shorter memory
     ema_start: int = 0
     ortho_beta: float = 1e-4
     d_steps: int = 2
@@ -104,11 +124,32 @@ def cifar10_config(**changes) -> BigGANConfig:
     (the CIFAR script leaves them off) so that the gpu run shows the full model.
     """
     import dataclasses
-    cfg = BigGANConfig(dataset="cifar10", image_size=32, image_channels=3, num_classes=10, steps=125_000,
-                       batch_size=50, z_dim=128, g_width=256, d_width=256, shared_dim=128, loss="hinge",
-                       lr_g=2e-4, lr_d=2e-4, beta1=0.0, beta2=0.999, attention=False, cbn=True,
-                       hierarchical_z=True, ema=True, ema_decay=0.9999, ema_start=1000, ortho_beta=0.0,
-                       d_steps=4)
+
+    cfg = BigGANConfig(
+        dataset="cifar10",
+        image_size=32,
+        image_channels=3,
+        num_classes=10,
+        steps=125_000,
+        batch_size=50,
+        z_dim=128,
+        g_width=256,
+        d_width=256,
+        shared_dim=128,
+        loss="hinge",
+        lr_g=2e-4,
+        lr_d=2e-4,
+        beta1=0.0,
+        beta2=0.999,
+        attention=False,
+        cbn=True,
+        hierarchical_z=True,
+        ema=True,
+        ema_decay=0.9999,
+        ema_start=1000,
+        ortho_beta=0.0,
+        d_steps=4,
+    )
     return dataclasses.replace(cfg, **changes)
 
 
@@ -116,9 +157,20 @@ def cifar10_config(**changes) -> BigGANConfig:
 #: learning rates come from the base config: the baseline uses its ``lr_g`` for both nets with
 #: DCGAN's beta1 = 0.5; the TTUR row restores the base's faster ``lr_d`` (SAGAN: 1e-4 and 4e-4).
 TRICKS: Tuple[Tuple[str, Dict[str, object]], ...] = (
-    ("baseline: cond. ResNet GAN, BCE, Adam(lr, lr, b1=0.5)",
-     dict(spectral_norm=False, loss="bce", lr_d="=lr_g", beta1=0.5, attention=False,
-          cbn=False, hierarchical_z=False, ema=False, ortho_beta=0.0)),
+    (
+        "baseline: cond. ResNet GAN, BCE, Adam(lr, lr, b1=0.5)",
+        dict(
+            spectral_norm=False,
+            loss="bce",
+            lr_d="=lr_g",
+            beta1=0.5,
+            attention=False,
+            cbn=False,
+            hierarchical_z=False,
+            ema=False,
+            ortho_beta=0.0,
+        ),
+    ),
     ("+ spectral norm (G and D)", dict(spectral_norm=True)),
     ("+ hinge loss, TTUR (lr_d > lr_g, b1=0)", dict(loss="hinge", lr_d="=lr_d", beta1=0.0)),
     ("+ one self-attention block", dict(attention=True)),
@@ -131,6 +183,7 @@ TRICKS: Tuple[Tuple[str, Dict[str, object]], ...] = (
 def ablation_configs(base: BigGANConfig):
     """``[(name, config), ...]``: the rows of :data:`TRICKS`, cumulative, built on ``base``."""
     import dataclasses
+
     rows, cfg = [], base
     for name, changes in TRICKS:
         changes = dict(changes)
@@ -147,21 +200,27 @@ def checkpoint_config(cfg: BigGANConfig) -> Dict[str, object]:
     """The config stored in (and checked against) a checkpoint: every field but ``steps``,
     so that a finished run can be resumed to train longer."""
     import dataclasses
+
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "steps"}
 
 
 def _check_config(cfg: BigGANConfig) -> None:
     if cfg.image_size not in SUPPORTED_SIZES:
-        raise ValueError(f"image_size {cfg.image_size} is not supported: this architecture starts at 4x4 and "
-                         f"doubles per block, use one of {SUPPORTED_SIZES} (resize the data, e.g. digits at 16 or 32)")
+        raise ValueError(
+            f"image_size {cfg.image_size} is not supported: this architecture starts at 4x4 and "
+            f"doubles per block, use one of {SUPPORTED_SIZES} (resize the data, e.g. digits at 16 or 32)"
+        )
     if cfg.loss not in ("bce", "hinge"):
         raise ValueError(f"loss must be 'bce' or 'hinge', got {cfg.loss!r}")
-    if cfg.attention and cfg.attn_res not in [2 ** k for k in range(3, int(math.log2(cfg.image_size)) + 1)]:
-        raise ValueError(f"attn_res {cfg.attn_res} must be a feature-map size between 8 and image_size "
-                         f"{cfg.image_size} (a power of two)")
+    if cfg.attention and cfg.attn_res not in [2**k for k in range(3, int(math.log2(cfg.image_size)) + 1)]:
+        raise ValueError(
+            f"attn_res {cfg.attn_res} must be a feature-map size between 8 and image_size "
+            f"{cfg.image_size} (a power of two)"
+        )
     if cfg.attention and (cfg.g_width % 8 or cfg.d_width % 8):
-        raise ValueError(f"self-attention needs widths divisible by 8, got g_width={cfg.g_width}, "
-                         f"d_width={cfg.d_width}")
+        raise ValueError(
+            f"self-attention needs widths divisible by 8, got g_width={cfg.g_width}, d_width={cfg.d_width}"
+        )
     if cfg.hierarchical_z and not cfg.cbn:
         raise ValueError("hierarchical_z feeds z chunks into conditional batch norm: set cbn=True as well")
     if cfg.d_steps < 1:
@@ -169,6 +228,7 @@ def _check_config(cfg: BigGANConfig) -> None:
 
 
 # --------------------------------------------------------------------------- generator
+
 
 class GBlock(nn.Module):
     """BigGAN's up block: ``(N, C_in, H, W), c -> (N, C_out, 2H, 2W)``.
@@ -216,11 +276,13 @@ class BigGANGenerator(nn.Module):
         self.num_blocks = int(math.log2(cfg.image_size // 4))
         self.num_chunks = self.num_blocks + 1 if cfg.hierarchical_z else 1
         if cfg.z_dim % self.num_chunks:
-            raise ValueError(f"z_dim {cfg.z_dim} must be divisible by {self.num_chunks} (one chunk for the input "
-                             f"and one per block with hierarchical_z); try z_dim={self.num_chunks * 32}")
+            raise ValueError(
+                f"z_dim {cfg.z_dim} must be divisible by {self.num_chunks} (one chunk for the input "
+                f"and one per block with hierarchical_z); try z_dim={self.num_chunks * 32}"
+            )
         self.chunk = cfg.z_dim // self.num_chunks
         w = cfg.g_width
-        self.shared = nn.Embedding(cfg.num_classes, cfg.shared_dim)   # the shared class embedding
+        self.shared = nn.Embedding(cfg.num_classes, cfg.shared_dim)  # the shared class embedding
         if cfg.cbn:
             cond_dim = cfg.shared_dim + (self.chunk if cfg.hierarchical_z else 0)
             in_dim = self.chunk
@@ -232,8 +294,9 @@ class BigGANGenerator(nn.Module):
         if cfg.attention:  # ONE attention block (not one per scale)
             self.attn_after = int(math.log2(cfg.attn_res // 4)) - 1
             self.attention = SelfAttention(w)
-        self.out = nn.Sequential(nn.BatchNorm2d(w), nn.ReLU(), nn.Conv2d(w, cfg.image_channels, 3, padding=1),
-                                 nn.Tanh())
+        self.out = nn.Sequential(
+            nn.BatchNorm2d(w), nn.ReLU(), nn.Conv2d(w, cfg.image_channels, 3, padding=1), nn.Tanh()
+        )
         _init_n02(self)
         if cfg.spectral_norm:  # BigGAN normalises G too (SAGAN: "SN in both G and D"), but not
             # its shared embedding (BigGAN-PyTorch: SN there "seems to randomly cripple G")
@@ -260,6 +323,7 @@ class BigGANGenerator(nn.Module):
 
 
 # --------------------------------------------------------------------------- discriminator
+
 
 class DBlock(nn.Module):
     """BigGAN's down block: ``(N, C_in, H, W) -> (N, C_out, H/2, W/2)`` (or same size).
@@ -298,7 +362,7 @@ class BigGANDiscriminator(nn.Module):
         _check_config(cfg)
         self.cfg = cfg
         w, n_down = cfg.d_width, int(math.log2(cfg.image_size // 8))
-        downs = [True] * n_down + [False, False]          # BigGAN CIFAR: down to 8x8, then two more blocks
+        downs = [True] * n_down + [False, False]  # BigGAN CIFAR: down to 8x8, then two more blocks
         blocks, res, self.attn_after = [], cfg.image_size, -1
         for i, down in enumerate(downs):
             blocks.append(DBlock(cfg.image_channels if i == 0 else w, w, down, preactivation=i > 0))
@@ -323,11 +387,12 @@ class BigGANDiscriminator(nn.Module):
             h = block(h)
             if i == self.attn_after:
                 h = self.attention(h)
-        h = F.relu(h).sum(dim=(2, 3))                     # sum pooling, as in SNGAN/BigGAN
+        h = F.relu(h).sum(dim=(2, 3))  # sum pooling, as in SNGAN/BigGAN
         return self.head(h, y)
 
 
 # --------------------------------------------------------------------------- training
+
 
 def build_biggan(cfg: BigGANConfig, device=None):
     """``(G, D, G_ema)``; ``G_ema`` is an :class:`~ganlib.nn.EMA` of G, or ``None`` when ``cfg.ema`` is off."""
@@ -339,8 +404,10 @@ def build_biggan(cfg: BigGANConfig, device=None):
 def make_optimizers(cfg: BigGANConfig, G: nn.Module, D: nn.Module):
     """Adam for each (TTUR: different learning rates); BigGAN's eps 1e-8 is Adam's default."""
     betas = (cfg.beta1, cfg.beta2)
-    return (torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas),
-            torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas))
+    return (
+        torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas),
+        torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas),
+    )
 
 
 def _losses(cfg: BigGANConfig):
@@ -349,9 +416,17 @@ def _losses(cfg: BigGANConfig):
     return losses.d_loss_bce, losses.g_loss_nonsaturating
 
 
-def make_train_step(cfg: BigGANConfig, G: nn.Module, D: nn.Module, opt_g, opt_d,
-                    G_ema: Optional[EMA] = None, device=None,
-                    G_module: Optional[nn.Module] = None, D_module: Optional[nn.Module] = None) -> Callable:
+def make_train_step(
+    cfg: BigGANConfig,
+    G: nn.Module,
+    D: nn.Module,
+    opt_g,
+    opt_d,
+    G_ema: Optional[EMA] = None,
+    device=None,
+    G_module: Optional[nn.Module] = None,
+    D_module: Optional[nn.Module] = None,
+) -> Callable:
     """The training step for :func:`ganlib.train.fit`: ``d_steps`` D updates, then one G update.
 
     ``batch = (x, y)`` holds ``d_steps * batch_size`` real images: a fresh real batch per D
@@ -367,8 +442,10 @@ def make_train_step(cfg: BigGANConfig, G: nn.Module, D: nn.Module, opt_g, opt_d,
     def step(batch) -> Dict[str, torch.Tensor]:
         x_all, y_all = (t.to(device) for t in batch)
         if len(x_all) != cfg.d_steps * n:
-            raise ValueError(f"the step needs batches of d_steps * batch_size = {cfg.d_steps * n} images, "
-                             f"got {len(x_all)}: use TensorBatches(..., batch_size=cfg.d_steps * cfg.batch_size)")
+            raise ValueError(
+                f"the step needs batches of d_steps * batch_size = {cfg.d_steps * n} images, "
+                f"got {len(x_all)}: use TensorBatches(..., batch_size=cfg.d_steps * cfg.batch_size)"
+            )
         for p in D_module.parameters():
             p.requires_grad_(True)
         for x, y in zip(x_all.split(n), y_all.split(n)):
@@ -382,7 +459,7 @@ def make_train_step(cfg: BigGANConfig, G: nn.Module, D: nn.Module, opt_g, opt_d,
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        for p in D_module.parameters():   # G step: no gradients for D's weights
+        for p in D_module.parameters():  # G step: no gradients for D's weights
             p.requires_grad_(False)
         z = torch.randn(n, cfg.z_dim, device=x_all.device)
         y_fake = torch.randint(0, k, (n,), device=x_all.device)
@@ -434,8 +511,13 @@ class BigGANTrainer:
 
 
 @torch.no_grad()
-def sample(G: nn.Module, labels: torch.Tensor, truncation: Optional[float] = None,
-           generator: Optional[torch.Generator] = None, batch_size: int = 500) -> torch.Tensor:
+def sample(
+    G: nn.Module,
+    labels: torch.Tensor,
+    truncation: Optional[float] = None,
+    generator: Optional[torch.Generator] = None,
+    batch_size: int = 500,
+) -> torch.Tensor:
     """Images ``(N, C, S, S)`` of the classes ``labels`` (N,), z truncated at ``truncation`` by resampling.
 
     ``G`` may be a generator or its :class:`~ganlib.nn.EMA`; it is run in eval mode (BN running
@@ -447,16 +529,30 @@ def sample(G: nn.Module, labels: torch.Tensor, truncation: Optional[float] = Non
     z = truncated_noise(len(labels), net.cfg.z_dim, truncation, generator=generator)
     was_training = net.training
     net.eval()
-    out = torch.cat([net(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)).cpu()
-                     for i in range(0, len(labels), batch_size)])
+    out = torch.cat(
+        [
+            net(z[i : i + batch_size].to(device), labels[i : i + batch_size].to(device)).cpu()
+            for i in range(0, len(labels), batch_size)
+        ]
+    )
     net.train(was_training)
     return out
 
 
 # --------------------------------------------------------------------------- experiments
 
-def train_biggan(cfg: BigGANConfig, x: torch.Tensor, y: torch.Tensor, steps: Optional[int] = None, device=None,
-                 checkpoint=None, desc: str = "BigGAN", progress: bool = True, on_step=None):
+
+def train_biggan(
+    cfg: BigGANConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: Optional[int] = None,
+    device=None,
+    checkpoint=None,
+    desc: str = "BigGAN",
+    progress: bool = True,
+    on_step=None,
+):
     """Build G, D (and the EMA of G) from ``cfg`` seeded with ``cfg.seed`` and train them for
     ``steps`` (default ``cfg.steps``) G steps on ``(x, y)`` with :func:`ganlib.train.fit`.
 
@@ -472,9 +568,17 @@ def train_biggan(cfg: BigGANConfig, x: torch.Tensor, y: torch.Tensor, steps: Opt
     trainer = BigGANTrainer(cfg, device)
     G, D = trainer.G, trainer.D
     batches = TensorBatches(x, y, batch_size=cfg.d_steps * cfg.batch_size, seed=cfg.seed)
-    history = fit(trainer, batches, cfg.steps if steps is None else steps, checkpoint=checkpoint,
-                  checkpoint_every=1000, config=checkpoint_config(cfg), desc=desc, progress=progress,
-                  on_step=None if on_step is None else (lambda step, losses: on_step(step, losses, G, D)))
+    history = fit(
+        trainer,
+        batches,
+        cfg.steps if steps is None else steps,
+        checkpoint=checkpoint,
+        checkpoint_every=1000,
+        config=checkpoint_config(cfg),
+        desc=desc,
+        progress=progress,
+        on_step=None if on_step is None else (lambda step, losses: on_step(step, losses, G, D)),
+    )
     return G, D, trainer.G_ema, history
 
 
@@ -483,13 +587,16 @@ def ema_with_standing_statistics(G_ema: EMA, batches: int = 16, batch_size: int 
     (:func:`ganlib.nn.standing_statistics`, over ``batches`` batches of untruncated z and uniform
     labels) instead of the raw G's running statistics that :class:`~ganlib.nn.EMA` copies."""
     import copy
+
     net = copy.deepcopy(G_ema.model if isinstance(G_ema, EMA) else G_ema)
     device = next(net.parameters()).device
     cfg = net.cfg
 
     def make_inputs(g):
-        return (torch.randn(batch_size, cfg.z_dim, generator=g).to(device),
-                torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device))
+        return (
+            torch.randn(batch_size, cfg.z_dim, generator=g).to(device),
+            torch.randint(0, cfg.num_classes, (batch_size,), generator=g).to(device),
+        )
 
     return standing_statistics(net, make_inputs, batches, torch.Generator().manual_seed(seed))
 
@@ -502,6 +609,7 @@ class BigGANExperiment:
     subset); ``truncations``: thresholds of the truncation curve (empty: none); ``standing_batches``:
     batches for the EMA generator's standing statistics.
     """
+
     model: BigGANConfig
     steps: int
     per_class: int = 50
@@ -509,8 +617,15 @@ class BigGANExperiment:
     standing_batches: int = 16
 
 
-def measure_generator(G: nn.Module, judge: nn.Module, x_real: torch.Tensor, labels: torch.Tensor,
-                      truncation: Optional[float] = None, seed: int = 1, splits: int = 1) -> Dict[str, float]:
+def measure_generator(
+    G: nn.Module,
+    judge: nn.Module,
+    x_real: torch.Tensor,
+    labels: torch.Tensor,
+    truncation: Optional[float] = None,
+    seed: int = 1,
+    splits: int = 1,
+) -> Dict[str, float]:
     """The chapter's measures of ``G`` on ``labels`` (N,), against ``x_real`` (N real images):
 
     ``acc`` conditional accuracy (judge classifier), ``fid`` FID in the judge's 128-d features
@@ -529,9 +644,14 @@ def measure_generator(G: nn.Module, judge: nn.Module, x_real: torch.Tensor, labe
         real_f, fake_f = judge.features(x_real).double(), judge.features(images).double()
         logits = judge(images)
     precision, recall = precision_recall(real_f, fake_f, k=3)
-    return {"acc": conditional_accuracy(judge, images, labels), "fid": fid_from_features(real_f, fake_f),
-            "div": intra_class_diversity(judge, images, labels), "conf": inception_score(logits, splits)[0],
-            "precision": precision, "recall": recall}
+    return {
+        "acc": conditional_accuracy(judge, images, labels),
+        "fid": fid_from_features(real_f, fake_f),
+        "div": intra_class_diversity(judge, images, labels),
+        "conf": inception_score(logits, splits)[0],
+        "precision": precision,
+        "recall": recall,
+    }
 
 
 def _truncation_key(t: Optional[float]) -> str:
@@ -558,13 +678,14 @@ def train_and_measure(config: BigGANExperiment, seed: int) -> Dict[str, float]:
 
     cfg = dataclasses.replace(config.model, seed=seed)
     if cfg.dataset != "digits":
-        raise ValueError("train_and_measure runs on the bundled digits (the cpu/ci tables); "
-                         f"got dataset={cfg.dataset!r}")
+        raise ValueError(
+            f"train_and_measure runs on the bundled digits (the cpu/ci tables); got dataset={cfg.dataset!r}"
+        )
     x, y = load_digits(cfg.image_size, "train")
     G, D, G_ema, _ = train_biggan(cfg, x, y, config.steps, progress=False)
     judge = pretrained_classifier(cfg.dataset, cfg.image_size)
     labels = torch.arange(cfg.num_classes).repeat_interleave(config.per_class)
-    x_real = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:len(labels)]]
+    x_real = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: len(labels)]]
     sampler = ema_with_standing_statistics(G_ema, config.standing_batches) if G_ema is not None else G
     out = dict(measure_generator(sampler, judge, x_real, labels))
     if G_ema is not None:

@@ -7,6 +7,7 @@ flattened image); the projection discriminator instead adds the inner product
 of a class embedding with D's features to its output, which is the form later
 class-conditional GANs (SNGAN, BigGAN) use.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -20,10 +21,24 @@ from .blocks.bodies import conv_body, mlp_body, num_upsamplings
 from .blocks.labels import check_images, check_labels, check_step_inputs, generate_with_labels, sample_labels
 from .blocks.projection import ProjectionHead
 
-__all__ = ["ProjectionHead", "check_labels", "check_step_inputs", "generate_with_labels", "LabelEncoder",
-           "MLPConditionalGenerator", "MLPConditionalDiscriminator", "ConvConditionalGenerator",
-           "ConvConditionalDiscriminator", "ProjectionDiscriminator", "MLPProjectionDiscriminator", "cgan_d_loss",
-           "cgan_g_loss", "cgan_step", "sample_labels", "generate_per_class"]
+__all__ = [
+    "ProjectionHead",
+    "check_labels",
+    "check_step_inputs",
+    "generate_with_labels",
+    "LabelEncoder",
+    "MLPConditionalGenerator",
+    "MLPConditionalDiscriminator",
+    "ConvConditionalGenerator",
+    "ConvConditionalDiscriminator",
+    "ProjectionDiscriminator",
+    "MLPProjectionDiscriminator",
+    "cgan_d_loss",
+    "cgan_g_loss",
+    "cgan_step",
+    "sample_labels",
+    "generate_per_class",
+]
 
 
 class LabelEncoder(nn.Module):
@@ -56,9 +71,18 @@ class MLPConditionalGenerator(nn.Module):
     ``MLPGenerator``; used for 2-D toy data).
     """
 
-    def __init__(self, z_dim: int = 64, num_classes: int = 10, image_size: int = 16, channels: int = 1,
-                 hidden: int = 256, layers: int = 3, label_mode: str = "onehot", embed_dim: int = None,
-                 batch_norm: bool = True):
+    def __init__(
+        self,
+        z_dim: int = 64,
+        num_classes: int = 10,
+        image_size: int = 16,
+        channels: int = 1,
+        hidden: int = 256,
+        layers: int = 3,
+        label_mode: str = "onehot",
+        embed_dim: int = None,
+        batch_norm: bool = True,
+    ):
         super().__init__()
         self.z_dim, self.num_classes, self.image_size, self.channels = z_dim, num_classes, image_size, channels
         self.label = LabelEncoder(num_classes, label_mode, embed_dim)
@@ -74,7 +98,7 @@ class MLPConditionalGenerator(nn.Module):
         if z.dim() != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must be (N, {self.z_dim}), got {tuple(z.shape)}")
         check_labels(y, self.num_classes, len(z), type(self).__name__)
-        h = torch.cat([z, self.label(y)], dim=1)            # the label joined to the noise
+        h = torch.cat([z, self.label(y)], dim=1)  # the label joined to the noise
         return self.net(h).view(len(z), self.channels, self.image_size, self.image_size)
 
 
@@ -85,8 +109,9 @@ class MLPConditionalDiscriminator(nn.Module):
     used maxout units; LeakyReLU(0.2) is the usual modern stand-in.
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, hidden: int = 256,
-                 layers: int = 3):
+    def __init__(
+        self, num_classes: int = 10, image_size: int = 16, channels: int = 1, hidden: int = 256, layers: int = 3
+    ):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         blocks, width = [], channels * image_size * image_size + num_classes
@@ -114,15 +139,27 @@ class ConvConditionalGenerator(nn.Module):
     Used by chapter 1 (cGAN) and chapter 2 (AC-GAN) alike.
     """
 
-    def __init__(self, z_dim: int = 64, num_classes: int = 10, image_size: int = 16, channels: int = 1,
-                 ngf: int = 64, label_mode: str = "onehot", embed_dim: int = None):
+    def __init__(
+        self,
+        z_dim: int = 64,
+        num_classes: int = 10,
+        image_size: int = 16,
+        channels: int = 1,
+        ngf: int = 64,
+        label_mode: str = "onehot",
+        embed_dim: int = None,
+    ):
         super().__init__()
         self.z_dim, self.num_classes, self.image_size, self.channels = z_dim, num_classes, image_size, channels
         stages = num_upsamplings(image_size, type(self).__name__)
         self.label = LabelEncoder(num_classes, label_mode, embed_dim or z_dim)
         width = ngf * 2 ** (stages - 1)
-        self.project = nn.Sequential(nn.Linear(z_dim + self.label.dim, width * 16),
-                                     nn.Unflatten(1, (width, 4, 4)), nn.BatchNorm2d(width), nn.ReLU())
+        self.project = nn.Sequential(
+            nn.Linear(z_dim + self.label.dim, width * 16),
+            nn.Unflatten(1, (width, 4, 4)),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+        )
         blocks = []
         for i in range(stages):
             last = i == stages - 1
@@ -149,8 +186,15 @@ class ConvConditionalDiscriminator(nn.Module):
     :class:`ProjectionDiscriminator` does: the two then differ only in where the label enters.
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, ndf: int = 64,
-                 spectral_norm: bool = False, pooling: str = "flatten"):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        image_size: int = 16,
+        channels: int = 1,
+        ndf: int = 64,
+        spectral_norm: bool = False,
+        pooling: str = "flatten",
+    ):
         super().__init__()
         if pooling not in ("flatten", "sum"):
             raise ValueError(f"pooling must be 'flatten' or 'sum', got {pooling!r}")
@@ -177,8 +221,9 @@ class ProjectionDiscriminator(nn.Module):
     ``x``: ``(N, C, S, S)``, ``y``: ``(N,)`` long -> logits ``(N,)``.
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, ndf: int = 64,
-                 spectral_norm: bool = True):
+    def __init__(
+        self, num_classes: int = 10, image_size: int = 16, channels: int = 1, ndf: int = 64, spectral_norm: bool = True
+    ):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         self.body = conv_body(channels, image_size, ndf, spectral_norm, type(self).__name__)
@@ -202,8 +247,9 @@ class MLPProjectionDiscriminator(nn.Module):
     D it differs only in where the label enters (the output instead of the input).
     """
 
-    def __init__(self, num_classes: int = 10, image_size: int = 16, channels: int = 1, hidden: int = 256,
-                 layers: int = 3):
+    def __init__(
+        self, num_classes: int = 10, image_size: int = 16, channels: int = 1, hidden: int = 256, layers: int = 3
+    ):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         self.body, width = mlp_body(channels * image_size * image_size, hidden, layers)
@@ -215,6 +261,7 @@ class MLPProjectionDiscriminator(nn.Module):
 
 
 # --------------------------------------------------------------------------- losses and training step
+
 
 def cgan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     r"""The conditional GAN's discriminator loss (Mirza & Osindero 2014, eq. 2), from logits.
@@ -233,8 +280,14 @@ def cgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return g_loss_nonsaturating(fake_logits)
 
 
-def cgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-              real: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+def cgan_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    labels: torch.Tensor,
+) -> Dict[str, torch.Tensor]:
     """One training step of a conditional GAN (Algorithm 1 of Goodfellow et al., with labels).
 
     1. Draw labels ``y_fake`` uniformly and ``z``; make ``G(z, y_fake)``.
@@ -260,8 +313,9 @@ def cgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: t
 
 
 @torch.no_grad()
-def generate_per_class(G: nn.Module, n_per_class: int, seed: int = 0, batch_size: int = 500,
-                       device=None) -> Tuple[torch.Tensor, torch.Tensor]:
+def generate_per_class(
+    G: nn.Module, n_per_class: int, seed: int = 0, batch_size: int = 500, device=None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """``n_per_class`` samples of every class from ``G`` in eval mode, with a fixed noise seed.
 
     Returns ``(images, labels)``: ``(K * n, C, S, S)`` on the CPU, labels ``0..0, 1..1, ...``.
@@ -271,7 +325,9 @@ def generate_per_class(G: nn.Module, n_per_class: int, seed: int = 0, batch_size
     z = torch.randn(len(labels), G.z_dim, generator=torch.Generator().manual_seed(seed))
     was_training = G.training
     G.eval()
-    out = [G(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)).cpu()
-           for i in range(0, len(labels), batch_size)]
+    out = [
+        G(z[i : i + batch_size].to(device), labels[i : i + batch_size].to(device)).cpu()
+        for i in range(0, len(labels), batch_size)
+    ]
     G.train(was_training)
     return torch.cat(out), labels

@@ -22,6 +22,7 @@ the discriminators are 70x70 PatchGANs (:class:`ganlib.models.PatchDiscriminator
 the Pix2Pix chapter; ``ganlib.models.blocks.patchgan``). The layouts, defaults and the order of the updates follow the
 official implementation (junyanz/pytorch-CycleGAN-and-pix2pix).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,13 +40,27 @@ from .blocks.layers import init_weights, norm_layer
 from .blocks.patchgan import PatchDiscriminator
 from .blocks.schedules import linear_decay
 
-__all__ = ["ResnetBlock", "ResnetGenerator", "ImagePool", "cycle_loss", "identity_loss",
-           "set_requires_grad", "cyclegan_step", "CycleGANConfig", "CycleGAN", "DomainClassifier",
-           "train_domain_classifier", "evaluate_cyclegan", "real_vs_fake_accuracy",
-           "ShapesExperiment", "train_and_measure"]
+__all__ = [
+    "ResnetBlock",
+    "ResnetGenerator",
+    "ImagePool",
+    "cycle_loss",
+    "identity_loss",
+    "set_requires_grad",
+    "cyclegan_step",
+    "CycleGANConfig",
+    "CycleGAN",
+    "DomainClassifier",
+    "train_domain_classifier",
+    "evaluate_cyclegan",
+    "real_vs_fake_accuracy",
+    "ShapesExperiment",
+    "train_and_measure",
+]
 
 
 # --------------------------------------------------------------------------- the generator
+
 
 class ResnetBlock(nn.Module):
     r"""A residual block :math:`x + \text{conv\_block}(x)`, ``(N, dim, H, W) -> (N, dim, H, W)``.
@@ -57,8 +72,7 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int, norm: str = "instance", use_dropout: bool = False):
         super().__init__()
         use_bias = norm == "instance"  # the official rule: a conv before batch norm needs no bias
-        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm_layer(norm)(dim),
-                  nn.ReLU(True)]
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm_layer(norm)(dim), nn.ReLU(True)]
         if use_dropout:
             layers.append(nn.Dropout(0.5))
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm_layer(norm)(dim)]
@@ -82,8 +96,16 @@ class ResnetGenerator(nn.Module):
     Weights are drawn from N(0, 0.02) (``init_weights``), as the official ``init_type='normal'``.
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", use_dropout: bool = False, init_std: float = 0.02):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        norm: str = "instance",
+        use_dropout: bool = False,
+        init_std: float = 0.02,
+    ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("ngf", ngf)):
             if not isinstance(value, int) or value < 1:
@@ -94,17 +116,26 @@ class ResnetGenerator(nn.Module):
         norm_fn = norm_layer(norm)
         self.in_channels, self.out_channels, self.ngf, self.n_blocks = in_channels, out_channels, ngf, n_blocks
         self.norm, self.use_dropout = norm, use_dropout
-        self.stem = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=use_bias),
-                                  norm_fn(ngf), nn.ReLU(True))
+        self.stem = nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=use_bias), norm_fn(ngf), nn.ReLU(True)
+        )
         self.down = nn.Sequential(
-            nn.Conv2d(ngf, 2 * ngf, 3, stride=2, padding=1, bias=use_bias), norm_fn(2 * ngf), nn.ReLU(True),
-            nn.Conv2d(2 * ngf, 4 * ngf, 3, stride=2, padding=1, bias=use_bias), norm_fn(4 * ngf), nn.ReLU(True))
+            nn.Conv2d(ngf, 2 * ngf, 3, stride=2, padding=1, bias=use_bias),
+            norm_fn(2 * ngf),
+            nn.ReLU(True),
+            nn.Conv2d(2 * ngf, 4 * ngf, 3, stride=2, padding=1, bias=use_bias),
+            norm_fn(4 * ngf),
+            nn.ReLU(True),
+        )
         self.blocks = nn.Sequential(*[ResnetBlock(4 * ngf, norm, use_dropout) for _ in range(n_blocks)])
         self.up = nn.Sequential(
             nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
-            norm_fn(2 * ngf), nn.ReLU(True),
+            norm_fn(2 * ngf),
+            nn.ReLU(True),
             nn.ConvTranspose2d(2 * ngf, ngf, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
-            norm_fn(ngf), nn.ReLU(True))
+            norm_fn(ngf),
+            nn.ReLU(True),
+        )
         self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh())
         if init_std:
             init_weights(self, std=init_std)
@@ -113,8 +144,10 @@ class ResnetGenerator(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected images (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
         if x.shape[2] % 4 or x.shape[3] % 4:
-            raise ValueError(f"height and width must be multiples of 4 (two stride-2 downsamplings), "
-                             f"got {tuple(x.shape[2:])}; resize or crop the images")
+            raise ValueError(
+                f"height and width must be multiples of 4 (two stride-2 downsamplings), "
+                f"got {tuple(x.shape[2:])}; resize or crop the images"
+            )
         return self.head(self.up(self.blocks(self.down(self.stem(x)))))
 
     # ----------------------------------------------------------------- official checkpoints
@@ -133,15 +166,21 @@ class ResnetGenerator(nn.Module):
         if len(parts) < 3 or parts[0] != "model" or not parts[1].isdigit():
             raise ValueError(f"{key!r} is not a key of the official ResnetGenerator ('model.<i>.<...>')")
         i, rest = int(parts[1]), ".".join(parts[2:])
-        for name, start, length in (("stem", 0, 4), ("down", 4, 6), ("blocks", 10, n_blocks),
-                                    ("up", 10 + n_blocks, 6), ("head", 16 + n_blocks, 3)):
+        for name, start, length in (
+            ("stem", 0, 4),
+            ("down", 4, 6),
+            ("blocks", 10, n_blocks),
+            ("up", 10 + n_blocks, 6),
+            ("head", 16 + n_blocks, 3),
+        ):
             if start <= i < start + length:
                 return f"{name}.{i - start}.{rest}"
         raise ValueError(f"{key!r}: layer {i} is past the end of a ResnetGenerator with {n_blocks} blocks")
 
     @classmethod
-    def from_official(cls, state_dict_or_path: Union[Mapping[str, torch.Tensor], str, os.PathLike]
-                      ) -> "ResnetGenerator":
+    def from_official(
+        cls, state_dict_or_path: Union[Mapping[str, torch.Tensor], str, os.PathLike]
+    ) -> "ResnetGenerator":
         """A generator holding the weights of an official CycleGAN checkpoint.
 
         Accepts the state_dict or the path of a ``.pth`` file saved by the official code
@@ -152,29 +191,39 @@ class ResnetGenerator(nn.Module):
         """
         state = read_state_dict(state_dict_or_path)
         if any(k.startswith("model.model.") for k in state):
-            raise ValueError("this checkpoint is an official U-Net generator (unet_128/unet_256, keys "
-                             "'model.model...'), not a ResnetGenerator: load it with "
-                             "UNetGenerator.from_official (pix2pix) instead")
+            raise ValueError(
+                "this checkpoint is an official U-Net generator (unet_128/unet_256, keys "
+                "'model.model...'), not a ResnetGenerator: load it with "
+                "UNetGenerator.from_official (pix2pix) instead"
+            )
         if "model.1.weight" not in state or not all(k.startswith("model.") for k in state):
-            raise ValueError("not an official ResnetGenerator checkpoint: expected keys 'model.<i>...' "
-                             f"starting with 'model.1.weight', got {sorted(state)[:4]}...")
+            raise ValueError(
+                "not an official ResnetGenerator checkpoint: expected keys 'model.<i>...' "
+                f"starting with 'model.1.weight', got {sorted(state)[:4]}..."
+            )
         stem = state["model.1.weight"]
         if stem.dim() != 4 or stem.shape[2:] != (7, 7):
-            raise ValueError(f"model.1.weight has shape {tuple(stem.shape)}; an official ResnetGenerator "
-                             "starts with a 7x7 conv: this checkpoint is another architecture")
+            raise ValueError(
+                f"model.1.weight has shape {tuple(stem.shape)}; an official ResnetGenerator "
+                "starts with a 7x7 conv: this checkpoint is another architecture"
+            )
         ngf, in_channels = stem.shape[0], stem.shape[1]
         block_ids = sorted({int(k.split(".")[1]) for k in state if ".conv_block." in k})
         n_blocks = len(block_ids)
         if block_ids != list(range(10, 10 + n_blocks)):
-            raise ValueError(f"residual blocks at layers {block_ids}; expected 10, 11, ...: not an "
-                             "official ResnetGenerator")
+            raise ValueError(
+                f"residual blocks at layers {block_ids}; expected 10, 11, ...: not an official ResnetGenerator"
+            )
         norm = "instance" if "model.1.bias" in state else ("batch" if "model.2.weight" in state else "none")
         if norm == "instance":
             if "model.2.weight" in state:
-                raise ValueError("instance norm with affine parameters is not the official layout "
-                                 "(norm='instance' uses affine=False)")
-            state = {k: v for k, v in state.items()
-                     if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+                raise ValueError(
+                    "instance norm with affine parameters is not the official layout "
+                    "(norm='instance' uses affine=False)"
+                )
+            state = {
+                k: v for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+            }
         use_dropout = n_blocks > 0 and state.get("model.10.conv_block.6.weight", torch.zeros(1)).dim() == 4
         head = f"model.{17 + n_blocks}.weight"
         if head not in state:
@@ -184,17 +233,23 @@ class ResnetGenerator(nn.Module):
         own = model.state_dict()
         missing = sorted(set(own) - set(mapped))
         unexpected = sorted(set(mapped) - set(own))
-        wrong = [f"{k}: {tuple(mapped[k].shape)} vs {tuple(own[k].shape)}" for k in own
-                 if k in mapped and mapped[k].shape != own[k].shape]
+        wrong = [
+            f"{k}: {tuple(mapped[k].shape)} vs {tuple(own[k].shape)}"
+            for k in own
+            if k in mapped and mapped[k].shape != own[k].shape
+        ]
         if missing or unexpected or wrong:
-            raise ValueError(f"checkpoint does not fit a ResnetGenerator(in={in_channels}, ngf={ngf}, "
-                             f"n_blocks={n_blocks}, norm={norm!r}): missing {missing[:3]}, unexpected "
-                             f"{unexpected[:3]}, shapes {wrong[:3]}")
+            raise ValueError(
+                f"checkpoint does not fit a ResnetGenerator(in={in_channels}, ngf={ngf}, "
+                f"n_blocks={n_blocks}, norm={norm!r}): missing {missing[:3]}, unexpected "
+                f"{unexpected[:3]}, shapes {wrong[:3]}"
+            )
         model.load_state_dict(mapped)
         return model
 
 
 # --------------------------------------------------------------------------- the image pool
+
 
 class ImagePool:
     """A buffer of up to ``pool_size`` past fakes (Shrivastava et al. 2017), for D's updates.
@@ -250,13 +305,15 @@ class ImagePool:
 
 # --------------------------------------------------------------------------- the losses
 
+
 def cycle_loss(reconstructed: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     r"""Cycle-consistency loss :math:`\mathbb{E}\|F(G(x)) - x\|_1`: the mean absolute error
     between the reconstruction and the **real** input (not the translated fake).
     ``reconstructed`` and ``real``: ``(N, C, H, W)``; returns a scalar (unweighted; the step applies λ)."""
     if reconstructed.shape != real.shape:
-        raise ValueError(f"reconstruction {tuple(reconstructed.shape)} and real images "
-                         f"{tuple(real.shape)} must have the same shape")
+        raise ValueError(
+            f"reconstruction {tuple(reconstructed.shape)} and real images {tuple(real.shape)} must have the same shape"
+        )
     return (reconstructed - real).abs().mean()
 
 
@@ -264,19 +321,34 @@ def identity_loss(same: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     r"""Identity loss :math:`\mathbb{E}\|G(y) - y\|_1`: a generator fed an image of its own target
     domain should leave it unchanged (keeps colours in photo<->painting). Scalar, unweighted."""
     if same.shape != real.shape:
-        raise ValueError(f"identity output {tuple(same.shape)} and input {tuple(real.shape)} differ in "
-                         "shape; the identity loss needs domains with the same channel count "
-                         "(set lambda_identity=0 for e.g. grayscale <-> RGB)")
+        raise ValueError(
+            f"identity output {tuple(same.shape)} and input {tuple(real.shape)} differ in "
+            "shape; the identity loss needs domains with the same channel count "
+            "(set lambda_identity=0 for e.g. grayscale <-> RGB)"
+        )
     return (same - real).abs().mean()
 
 
 # --------------------------------------------------------------------------- the training step
 
-def cyclegan_step(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
-                  opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  real_x: torch.Tensor, real_y: torch.Tensor, pool_x: ImagePool, pool_y: ImagePool, *,
-                  lambda_x: float = 10.0, lambda_y: float = 10.0,
-                  lambda_identity: float = 0.5, lambda_gan: float = 1.0) -> Dict[str, torch.Tensor]:
+
+def cyclegan_step(
+    G: nn.Module,
+    F: nn.Module,
+    D_X: nn.Module,
+    D_Y: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    real_x: torch.Tensor,
+    real_y: torch.Tensor,
+    pool_x: ImagePool,
+    pool_y: ImagePool,
+    *,
+    lambda_x: float = 10.0,
+    lambda_y: float = 10.0,
+    lambda_identity: float = 0.5,
+    lambda_gan: float = 1.0,
+) -> Dict[str, torch.Tensor]:
     r"""One CycleGAN iteration in the official order (``optimize_parameters``).
 
     ``real_x``: ``(N, C_x, H, W)``, ``real_y``: ``(N, C_y, H, W)``, unpaired. ``opt_G`` holds the
@@ -298,12 +370,13 @@ def cyclegan_step(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
     (weighted) losses; ``G_total`` is the loss G and F descend.
     """
     if real_x.dim() != 4 or real_y.dim() != 4:
-        raise ValueError(f"real_x and real_y must be (N, C, H, W); got {tuple(real_x.shape)} and "
-                         f"{tuple(real_y.shape)}")
+        raise ValueError(f"real_x and real_y must be (N, C, H, W); got {tuple(real_x.shape)} and {tuple(real_y.shape)}")
     if lambda_identity > 0 and real_x.shape[1] != real_y.shape[1]:
-        raise ValueError(f"the domains have {real_x.shape[1]} and {real_y.shape[1]} channels: the identity "
-                         "loss feeds y to G: X->Y, which needs equal channel counts. Convert one domain "
-                         "(e.g. x.expand(-1, 3, -1, -1) for grayscale) or set lambda_identity=0")
+        raise ValueError(
+            f"the domains have {real_x.shape[1]} and {real_y.shape[1]} channels: the identity "
+            "loss feeds y to G: X->Y, which needs equal channel counts. Convert one domain "
+            "(e.g. x.expand(-1, 3, -1, -1) for grayscale) or set lambda_identity=0"
+        )
     # 1. translate both ways, and back
     fake_y = G(real_x)
     fake_x = F(real_y)
@@ -327,16 +400,26 @@ def cyclegan_step(G: nn.Module, F: nn.Module, D_X: nn.Module, D_Y: nn.Module,
     loss_D_X = 0.5 * d_loss_lsgan(D_X(real_x), D_X(pool_x.query(fake_x)))
     (loss_D_Y + loss_D_X).backward()
     opt_D.step()
-    return {"G_gan": gan_G.detach(), "F_gan": gan_F.detach(), "cycle_x": cyc_x.detach(),
-            "cycle_y": cyc_y.detach(), "idt_x": idt_x.detach(), "idt_y": idt_y.detach(),
-            "G_total": loss_G.detach(), "D_Y": loss_D_Y.detach(), "D_X": loss_D_X.detach()}
+    return {
+        "G_gan": gan_G.detach(),
+        "F_gan": gan_F.detach(),
+        "cycle_x": cyc_x.detach(),
+        "cycle_y": cyc_y.detach(),
+        "idt_x": idt_x.detach(),
+        "idt_y": idt_y.detach(),
+        "G_total": loss_G.detach(),
+        "D_Y": loss_D_Y.detach(),
+        "D_X": loss_D_X.detach(),
+    }
 
 
 # --------------------------------------------------------------------------- everything together
 
+
 @dataclasses.dataclass
 class CycleGANConfig:
     """The paper's and the official code's defaults (256 px, ``resnet_9blocks``, 70x70 PatchGAN)."""
+
     x_channels: int = 3
     y_channels: int = 3
     ngf: int = 64
@@ -367,36 +450,51 @@ class CycleGAN:
     ``lr_D`` and the pools) make it a :class:`ganlib.train.Trainer`: ``fit(model, batches, steps)``.
     """
 
-    def __init__(self, cfg: CycleGANConfig = CycleGANConfig(), device: Union[str, torch.device] = "cpu",
-                 seed: int = 0):
+    def __init__(self, cfg: CycleGANConfig = CycleGANConfig(), device: Union[str, torch.device] = "cpu", seed: int = 0):
         self.cfg = cfg
-        self.G = ResnetGenerator(cfg.x_channels, cfg.y_channels, cfg.ngf, cfg.n_blocks, cfg.norm,
-                                 cfg.use_dropout, cfg.init_std).to(device)
-        self.F = ResnetGenerator(cfg.y_channels, cfg.x_channels, cfg.ngf, cfg.n_blocks, cfg.norm,
-                                 cfg.use_dropout, cfg.init_std).to(device)
+        self.G = ResnetGenerator(
+            cfg.x_channels, cfg.y_channels, cfg.ngf, cfg.n_blocks, cfg.norm, cfg.use_dropout, cfg.init_std
+        ).to(device)
+        self.F = ResnetGenerator(
+            cfg.y_channels, cfg.x_channels, cfg.ngf, cfg.n_blocks, cfg.norm, cfg.use_dropout, cfg.init_std
+        ).to(device)
         self.D_Y = PatchDiscriminator(cfg.y_channels, cfg.ndf, cfg.n_layers_d, cfg.norm).to(device)
         self.D_X = PatchDiscriminator(cfg.x_channels, cfg.ndf, cfg.n_layers_d, cfg.norm).to(device)
         init_weights(self.D_Y, std=cfg.init_std)
         init_weights(self.D_X, std=cfg.init_std)
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_G = torch.optim.Adam(itertools.chain(self.G.parameters(), self.F.parameters()),
-                                      lr=cfg.lr, betas=betas)
-        self.opt_D = torch.optim.Adam(itertools.chain(self.D_X.parameters(), self.D_Y.parameters()),
-                                      lr=cfg.lr, betas=betas)
+        self.opt_G = torch.optim.Adam(itertools.chain(self.G.parameters(), self.F.parameters()), lr=cfg.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(
+            itertools.chain(self.D_X.parameters(), self.D_Y.parameters()), lr=cfg.lr, betas=betas
+        )
         self.pool_x = ImagePool(cfg.pool_size, seed=2 * seed)
         self.pool_y = ImagePool(cfg.pool_size, seed=2 * seed + 1)
         self.schedulers = {}
         if cfg.n_constant or cfg.n_decay:  # the Pix2Pix chapter's constant-then-linear-decay rule
             rule = linear_decay(cfg.n_constant, cfg.n_decay)
-            self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, rule)
-                               for name, opt in self.optimizers.items()}
+            self.schedulers = {
+                name: torch.optim.lr_scheduler.LambdaLR(opt, rule) for name, opt in self.optimizers.items()
+            }
 
     def step(self, batch: Tuple[torch.Tensor, torch.Tensor]) -> Dict[str, torch.Tensor]:
         real_x, real_y = batch
         c = self.cfg
-        losses = cyclegan_step(self.G, self.F, self.D_X, self.D_Y, self.opt_G, self.opt_D, real_x, real_y,
-                               self.pool_x, self.pool_y, lambda_x=c.lambda_x, lambda_y=c.lambda_y,
-                               lambda_identity=c.lambda_identity, lambda_gan=c.lambda_gan)
+        losses = cyclegan_step(
+            self.G,
+            self.F,
+            self.D_X,
+            self.D_Y,
+            self.opt_G,
+            self.opt_D,
+            real_x,
+            real_y,
+            self.pool_x,
+            self.pool_y,
+            lambda_x=c.lambda_x,
+            lambda_y=c.lambda_y,
+            lambda_identity=c.lambda_identity,
+            lambda_gan=c.lambda_gan,
+        )
         for scheduler in self.schedulers.values():
             scheduler.step()
         return losses
@@ -414,8 +512,7 @@ class CycleGAN:
         """Objects with ``state_dict``/``load_state_dict`` besides modules and optimizers: the LR
         schedulers and the image pools. ``fit(model, ...)`` checkpoints them, so a resumed run
         continues exactly."""
-        return {**{f"lr_{k}": v for k, v in self.schedulers.items()},
-                "pool_x": self.pool_x, "pool_y": self.pool_y}
+        return {**{f"lr_{k}": v for k, v in self.schedulers.items()}, "pool_x": self.pool_x, "pool_y": self.pool_y}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "XtoY", batch_size: int = 256) -> torch.Tensor:
@@ -426,13 +523,13 @@ class CycleGAN:
         was = net.training
         net.eval()
         device = next(net.parameters()).device
-        out = torch.cat([net(images[i:i + batch_size].to(device)).cpu()
-                         for i in range(0, len(images), batch_size)])
+        out = torch.cat([net(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
         net.train(was)
         return out
 
 
 # --------------------------------------------------------------------------- measures
+
 
 class DomainClassifier(nn.Module):
     """A small CNN telling domain X (logit < 0) from domain Y (logit > 0): ``(N, C, H, W) -> (N,)``.
@@ -441,9 +538,14 @@ class DomainClassifier(nn.Module):
     def __init__(self, in_channels: int = 3, width: int = 16):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 3, 2, 1), nn.LeakyReLU(0.2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, 1))
+            nn.Conv2d(in_channels, width, 3, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 3, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(2 * width, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
@@ -454,18 +556,22 @@ class DomainClassifier(nn.Module):
         was = self.training
         self.eval()
         device = next(self.parameters()).device
-        hits = sum(int((self(images[i:i + batch_size].to(device)) > 0).sum())
-                   for i in range(0, len(images), batch_size))
+        hits = sum(
+            int((self(images[i : i + batch_size].to(device)) > 0).sum()) for i in range(0, len(images), batch_size)
+        )
         self.train(was)
         return hits / len(images)
 
 
-def train_domain_classifier(X: torch.Tensor, Y: torch.Tensor, steps: int = 200, batch_size: int = 64,
-                            lr: float = 1e-3, seed: int = 0) -> DomainClassifier:
+def train_domain_classifier(
+    X: torch.Tensor, Y: torch.Tensor, steps: int = 200, batch_size: int = 64, lr: float = 1e-3, seed: int = 0
+) -> DomainClassifier:
     """Fit a :class:`DomainClassifier` on real ``X`` (label 0) and real ``Y`` (label 1), ``(N, C, H, W)``."""
     if X.shape[1:] != Y.shape[1:]:
-        raise ValueError(f"X images {tuple(X.shape[1:])} and Y images {tuple(Y.shape[1:])} must have the "
-                         "same shape for one classifier")
+        raise ValueError(
+            f"X images {tuple(X.shape[1:])} and Y images {tuple(Y.shape[1:])} must have the "
+            "same shape for one classifier"
+        )
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -482,8 +588,9 @@ def train_domain_classifier(X: torch.Tensor, Y: torch.Tensor, steps: int = 200, 
     return clf
 
 
-def evaluate_cyclegan(model: "CycleGAN", X: torch.Tensor, Y: torch.Tensor,
-                      classifier: DomainClassifier) -> Dict[str, float]:
+def evaluate_cyclegan(
+    model: "CycleGAN", X: torch.Tensor, Y: torch.Tensor, classifier: DomainClassifier
+) -> Dict[str, float]:
     """The chapter's three measures on *paired* test images (``Y[i]`` is ``X[i]``'s hidden counterpart):
 
     - ``G(x) in Y``, ``F(y) in X``: realism, the fraction the domain classifier puts in the target domain;
@@ -492,17 +599,19 @@ def evaluate_cyclegan(model: "CycleGAN", X: torch.Tensor, Y: torch.Tensor,
     - ``cycle x``, ``cycle y``: mean L1 of ``F(G(x)) - x`` and ``G(F(y)) - y``.
     """
     if X.shape != Y.shape:
-        raise ValueError(f"evaluation needs paired test images of one shape, got {tuple(X.shape)} "
-                         f"and {tuple(Y.shape)}")
+        raise ValueError(f"evaluation needs paired test images of one shape, got {tuple(X.shape)} and {tuple(Y.shape)}")
     gx, fy = model.translate(X, "XtoY"), model.translate(Y, "YtoX")
-    return {"G(x) in Y": classifier.fraction_y(gx), "F(y) in X": 1 - classifier.fraction_y(fy),
-            "content G": float((gx - Y).abs().mean()), "content F": float((fy - X).abs().mean()),
-            "cycle x": float((model.translate(gx, "YtoX") - X).abs().mean()),
-            "cycle y": float((model.translate(fy, "XtoY") - Y).abs().mean())}
+    return {
+        "G(x) in Y": classifier.fraction_y(gx),
+        "F(y) in X": 1 - classifier.fraction_y(fy),
+        "content G": float((gx - Y).abs().mean()),
+        "content F": float((fy - X).abs().mean()),
+        "cycle x": float((model.translate(gx, "YtoX") - X).abs().mean()),
+        "cycle y": float((model.translate(fy, "XtoY") - Y).abs().mean()),
+    }
 
 
-def real_vs_fake_accuracy(fakes: torch.Tensor, reals: torch.Tensor, steps: int = 150,
-                          seed: int = 0) -> float:
+def real_vs_fake_accuracy(fakes: torch.Tensor, reals: torch.Tensor, steps: int = 150, seed: int = 0) -> float:
     """Held-out accuracy of a classifier trained to tell ``reals`` from ``fakes`` (both ``(N, C, H, W)``).
 
     A classifier two-sample test (Lopez-Paz & Oquab 2017): a :class:`DomainClassifier` is trained
@@ -518,8 +627,8 @@ def real_vs_fake_accuracy(fakes: torch.Tensor, reals: torch.Tensor, steps: int =
     if fakes.shape[1:] != reals.shape[1:]:
         raise ValueError(f"fakes {tuple(fakes.shape[1:])} and reals {tuple(reals.shape[1:])} differ in shape")
     h = n // 2
-    clf = train_domain_classifier(fakes[:h], reals[h:2 * h], steps=steps, seed=seed)
-    return 0.5 * (clf.fraction_y(reals[:h]) + 1 - clf.fraction_y(fakes[h:2 * h]))
+    clf = train_domain_classifier(fakes[:h], reals[h : 2 * h], steps=steps, seed=seed)
+    return 0.5 * (clf.fraction_y(reals[:h]) + 1 - clf.fraction_y(fakes[h : 2 * h]))
 
 
 @dataclasses.dataclass
@@ -528,15 +637,17 @@ class ShapesExperiment:
 
     The D has ``n_layers_d=1``: a 16 px receptive field on 32 px images, so it judges patches, as
     the 70x70 PatchGAN does on 256 px images (``n_layers_d=2`` would see 34 px: the whole image)."""
-    model: CycleGANConfig = dataclasses.field(default_factory=lambda: CycleGANConfig(
-        ngf=8, ndf=8, n_blocks=3, n_layers_d=1))
+
+    model: CycleGANConfig = dataclasses.field(
+        default_factory=lambda: CycleGANConfig(ngf=8, ndf=8, n_blocks=3, n_layers_d=1)
+    )
     steps: int = 300
     batch_size: int = 8
     image_size: int = 32
-    train_limit: Any = None       # images per domain (None: all 2,000)
-    test_limit: int = 400         # paired test images
-    classifier_steps: int = 150   # the real-vs-fake classifier
-    device: str = "cpu"           # "cuda": run the (small) nets on the GPU, one run after another
+    train_limit: Any = None  # images per domain (None: all 2,000)
+    test_limit: int = 400  # paired test images
+    classifier_steps: int = 150  # the real-vs-fake classifier
+    device: str = "cpu"  # "cuda": run the (small) nets on the GPU, one run after another
 
 
 def train_and_measure(config: ShapesExperiment, seed: int) -> Dict[str, float]:
@@ -555,10 +666,17 @@ def train_and_measure(config: ShapesExperiment, seed: int) -> Dict[str, float]:
     X, Y = load_unpaired_shapes("train", size=config.image_size, limit=config.train_limit)
     Xt, Yt = load_unpaired_shapes("test", size=config.image_size, limit=config.test_limit)
     model = CycleGAN(config.model, device=config.device, seed=seed)
-    fit(model, UnpairedBatches(X, Y, batch_size=config.batch_size, seed=seed, device=config.device),
-        config.steps, progress=False)
+    fit(
+        model,
+        UnpairedBatches(X, Y, batch_size=config.batch_size, seed=seed, device=config.device),
+        config.steps,
+        progress=False,
+    )
     gx, fy = model.translate(Xt), model.translate(Yt, "YtoX")
-    return {"content L1": float((gx - Yt).abs().mean()), "silhouette IoU": silhouette_iou(gx, Yt),
-            "real vs fake": real_vs_fake_accuracy(gx, Yt, steps=config.classifier_steps, seed=seed),
-            "cycle x": float((model.translate(gx, "YtoX") - Xt).abs().mean()),
-            "content L1 (F)": float((fy - Xt).abs().mean())}
+    return {
+        "content L1": float((gx - Yt).abs().mean()),
+        "silhouette IoU": silhouette_iou(gx, Yt),
+        "real vs fake": real_vs_fake_accuracy(gx, Yt, steps=config.classifier_steps, seed=seed),
+        "cycle x": float((model.translate(gx, "YtoX") - Xt).abs().mean()),
+        "content L1 (F)": float((fy - Xt).abs().mean()),
+    }

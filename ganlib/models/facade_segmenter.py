@@ -15,6 +15,7 @@ rendered facades of the training split against their ground-truth classes
 >>> sorted(scores)
 ['label_acc', 'label_iou']
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -41,9 +42,16 @@ class FacadeSegmenter(nn.Module):
         w = width
         self.local = nn.Sequential(nn.Conv2d(3, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU())
         self.context = nn.Sequential(
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(),
-            nn.Conv2d(2 * w, 2 * w, 3, padding=2, dilation=2), nn.BatchNorm2d(2 * w), nn.ReLU(),
-            nn.Conv2d(2 * w, 2 * w, 3, padding=4, dilation=4), nn.BatchNorm2d(2 * w), nn.ReLU())
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=2, dilation=2),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=4, dilation=4),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
+        )
         self.head = nn.Conv2d(3 * w, n_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,8 +61,9 @@ class FacadeSegmenter(nn.Module):
 
 
 @lru_cache(maxsize=4)
-def train_segmenter(size: int = 64, n_train: int = 1000, steps: int = 300, batch_size: int = 8,
-                    lr: float = 2e-3, seed: int = 0) -> FacadeSegmenter:
+def train_segmenter(
+    size: int = 64, n_train: int = 1000, steps: int = 300, batch_size: int = 8, lr: float = 2e-3, seed: int = 0
+) -> FacadeSegmenter:
     """A ``FacadeSegmenter`` trained on real toy facades (train split) -> their classes; in eval mode.
 
     Deterministic for its arguments (its own RNG; the global one is saved and restored), and
@@ -92,8 +101,7 @@ def _soften(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return (pick * blurred + (1 - pick) * images + noise).clamp(-1, 1)
 
 
-def segmentation_scores(pred: torch.Tensor, labels: torch.Tensor, n_classes: int = len(CLASSES)
-                        ) -> Dict[str, float]:
+def segmentation_scores(pred: torch.Tensor, labels: torch.Tensor, n_classes: int = len(CLASSES)) -> Dict[str, float]:
     """Per-pixel accuracy and mean class IoU (over classes present in ``labels``) of
     predicted classes ``pred (N, H, W)`` against ``labels (N, H, W)``: two of the paper's FCN scores."""
     acc = (pred == labels).float().mean().item()
@@ -106,11 +114,13 @@ def segmentation_scores(pred: torch.Tensor, labels: torch.Tensor, n_classes: int
 
 
 @torch.no_grad()
-def label_consistency(segmenter: nn.Module, images: torch.Tensor, label_maps: torch.Tensor,
-                      batch_size: int = 64) -> Dict[str, float]:
+def label_consistency(
+    segmenter: nn.Module, images: torch.Tensor, label_maps: torch.Tensor, batch_size: int = 64
+) -> Dict[str, float]:
     """FCN-style scores of ``images (N, 3, H, W)`` (e.g. G(A)): segment them and compare with the
     classes of the input label maps ``label_maps (N, 3, H, W)``. Real targets score near 1."""
     device = next(segmenter.parameters()).device
-    pred = torch.cat([segmenter(images[i:i + batch_size].to(device)).argmax(1).cpu()
-                      for i in range(0, len(images), batch_size)])
+    pred = torch.cat(
+        [segmenter(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
+    )
     return segmentation_scores(pred, labels_from_map(label_maps))

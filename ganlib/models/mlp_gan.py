@@ -1,4 +1,5 @@
 """The original GAN (Goodfellow et al. 2014) with multilayer perceptrons: the introduction's model."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,8 +20,9 @@ G_LOSSES = {"nonsaturating": g_loss_nonsaturating, "saturating": g_loss_saturati
 class MLPGenerator(nn.Module):
     """``G(z)``: ``(N, z_dim) -> (N, out_dim)``; ``out_activation`` "tanh" for images in [-1, 1]."""
 
-    def __init__(self, z_dim: int = 2, out_dim: int = 2, hidden: int = 128, layers: int = 3,
-                 out_activation: str = "none"):
+    def __init__(
+        self, z_dim: int = 2, out_dim: int = 2, hidden: int = 128, layers: int = 3, out_activation: str = "none"
+    ):
         super().__init__()
         if out_activation not in ("none", "tanh"):
             raise ValueError(f"out_activation must be 'none' or 'tanh', got {out_activation!r}")
@@ -56,8 +58,14 @@ class MLPDiscriminator(nn.Module):
         return self.net(x.flatten(1)).squeeze(1)
 
 
-def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             real: torch.Tensor, g_loss: str = "nonsaturating") -> Dict[str, torch.Tensor]:
+def gan_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    g_loss: str = "nonsaturating",
+) -> Dict[str, torch.Tensor]:
     """One step of Algorithm 1 of Goodfellow et al. 2014, with the non-saturating G loss.
 
     1. D ascends :math:`\\log D(x) + \\log(1 - D(G(z)))` (``d_loss_bce``), fakes detached.
@@ -83,18 +91,19 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: to
 
 # --------------------------------------------------------------------------- seeded runs (ganlib.runs)
 
+
 @dataclasses.dataclass(frozen=True)
 class IntroRunConfig:
     """One run of chapter 0's GAN: on the 2-D ring or on the 8x8 digits, with either G loss."""
 
-    data: str = "ring"             # "ring" (8 Gaussians) or "digits" (8x8, flattened)
+    data: str = "ring"  # "ring" (8 Gaussians) or "digits" (8x8, flattened)
     g_loss: str = "nonsaturating"  # or "saturating" (the minimax form)
     steps: int = 2000
     batch_size: int = 256
     z_dim: int = 8
     hidden: int = 128
-    lr: float = 1e-3               # Adam, beta1 = 0.5 (Radford et al. 2016)
-    n_eval: int = 5000             # samples measured
+    lr: float = 1e-3  # Adam, beta1 = 0.5 (Radford et al. 2016)
+    n_eval: int = 5000  # samples measured
 
 
 def train(config: IntroRunConfig, seed: int):
@@ -110,16 +119,22 @@ def train(config: IntroRunConfig, seed: int):
     seed_everything(seed)
     if config.data == "ring":
         from ..data.toy2d import ring_of_gaussians
+
         data, dim, out = ring_of_gaussians(20000, seed=seed), 2, "none"
     else:
         from ..data.digits import load_digits
+
         data, dim, out = load_digits(8)[0].flatten(1), 64, "tanh"
     G = MLPGenerator(z_dim=config.z_dim, out_dim=dim, hidden=config.hidden, out_activation=out)
     D = MLPDiscriminator(in_dim=dim, hidden=config.hidden)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    fit(GANTrainer(G, D, opt_g, opt_d, gan_step, g_loss=config.g_loss),
-        TensorBatches(data, batch_size=config.batch_size, seed=seed), config.steps, progress=False)
+    fit(
+        GANTrainer(G, D, opt_g, opt_d, gan_step, g_loss=config.g_loss),
+        TensorBatches(data, batch_size=config.batch_size, seed=seed),
+        config.steps,
+        progress=False,
+    )
     return G, D
 
 
@@ -137,6 +152,7 @@ def measure(G: nn.Module, config: IntroRunConfig, seed: int = 0) -> Dict[str, fl
     samples = G.eval()(z)
     if config.data == "ring":
         from ..data.toy2d import ring_mode_coverage
+
         return {k: float(v) for k, v in ring_mode_coverage(samples).items()}
     return judge_unconditional(samples.view(-1, 1, 8, 8))
 
@@ -150,8 +166,11 @@ def judge_unconditional(images: torch.Tensor) -> Dict[str, float]:
         p = judge.eval()(images).softmax(1)
     share = torch.bincount(p.argmax(1), minlength=10).double() / len(images)
     entropy = -(share[share > 0] * share[share > 0].log()).sum()
-    return {"classes_covered": float((share >= 0.05).sum()), "class_spread": float(entropy.exp()),
-            "confidence": float(p.max(1).values.mean())}
+    return {
+        "classes_covered": float((share >= 0.05).sum()),
+        "class_spread": float(entropy.exp()),
+        "confidence": float(p.max(1).values.mean()),
+    }
 
 
 def train_and_measure(config: IntroRunConfig, seed: int) -> Dict[str, float]:

@@ -16,6 +16,7 @@ official ``G_Unet_add_input``) or to the input of every down-sampling convolutio
 The networks and the pieces other chapters share live in ``ganlib.models.blocks``
 (``unet``, ``patchgan``, ``layers``, ``schedules``); this module re-exports them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,16 +37,35 @@ from .blocks.schedules import linear_decay
 from .blocks.unet import UNetBlock, UNetGenerator
 
 __all__ = [
-    "norm_layer", "init_weights", "receptive_field", "empirical_receptive_field", "min_input_size",
-    "high_frequency_energy", "evaluate_paired_translation", "dropout_spread",
-    "UNetBlock", "UNetGenerator", "PatchDiscriminator",
-    "Pix2PixConfig", "Pix2Pix", "pix2pix_step", "linear_decay", "paper_schedule", "random_jitter",
-    "JitteredBatches", "Pix2PixExperiment", "load_pairs", "make_batches", "train_pix2pix",
-    "measure_pix2pix", "train_and_measure",
+    "norm_layer",
+    "init_weights",
+    "receptive_field",
+    "empirical_receptive_field",
+    "min_input_size",
+    "high_frequency_energy",
+    "evaluate_paired_translation",
+    "dropout_spread",
+    "UNetBlock",
+    "UNetGenerator",
+    "PatchDiscriminator",
+    "Pix2PixConfig",
+    "Pix2Pix",
+    "pix2pix_step",
+    "linear_decay",
+    "paper_schedule",
+    "random_jitter",
+    "JitteredBatches",
+    "Pix2PixExperiment",
+    "load_pairs",
+    "make_batches",
+    "train_pix2pix",
+    "measure_pix2pix",
+    "train_and_measure",
 ]
 
 
 # --------------------------------------------------------------------------- the PatchGAN, measured
+
 
 def empirical_receptive_field(D: nn.Module, size: int = 320) -> int:
     """Measure D's receptive field: the width of the input region with a nonzero gradient of
@@ -67,34 +87,36 @@ def empirical_receptive_field(D: nn.Module, size: int = 320) -> int:
     out = D(x)
     i, j = out.shape[2] // 2, out.shape[3] // 2
     out[0, 0, i, j].backward()
-    touched = (x.grad[0].abs().sum(0) != 0)
+    touched = x.grad[0].abs().sum(0) != 0
     rows = touched.any(1).nonzero()
     return int(rows.max() - rows.min() + 1)
 
 
 # --------------------------------------------------------------------------- training
 
+
 @dataclasses.dataclass
 class Pix2PixConfig:
     """The paper's settings (official defaults in brackets where they differ from a knob's name)."""
+
     in_channels: int = 3
     out_channels: int = 3
-    num_downs: int = 8            # unet_256
+    num_downs: int = 8  # unet_256
     ngf: int = 64
     ndf: int = 64
-    n_layers_d: int = 3           # 70x70 PatchGAN
+    n_layers_d: int = 3  # 70x70 PatchGAN
     norm: str = "batch"
     use_dropout: bool = True
-    lambda_l1: float = 100.0      # lambda in G* = arg min max L_cGAN + lambda L_L1
-    use_gan: bool = True          # False: L1 only (the loss ablation)
-    conditional_d: bool = True    # False: D sees the output alone, not the pair (the paper's "GAN" rows)
-    skips: bool = True            # False: the encoder-decoder without skips (the generator ablation)
+    lambda_l1: float = 100.0  # lambda in G* = arg min max L_cGAN + lambda L_L1
+    use_gan: bool = True  # False: L1 only (the loss ablation)
+    conditional_d: bool = True  # False: D sees the output alone, not the pair (the paper's "GAN" rows)
+    skips: bool = True  # False: the encoder-decoder without skips (the generator ablation)
     lr: float = 2e-4
     beta1: float = 0.5
-    gan_mode: str = "vanilla"     # "vanilla" (BCE with logits, the paper) or "lsgan"
+    gan_mode: str = "vanilla"  # "vanilla" (BCE with logits, the paper) or "lsgan"
     init_std: float = 0.02
-    n_constant: int = 0           # LR schedule, in steps: constant for n_constant steps, then a
-    n_decay: int = 0              # linear decay to 0 over n_decay (0, 0: constant; official: 100+100 epochs)
+    n_constant: int = 0  # LR schedule, in steps: constant for n_constant steps, then a
+    n_decay: int = 0  # linear decay to 0 over n_decay (0, 0: constant; official: 100+100 epochs)
 
 
 class Pix2Pix:
@@ -105,8 +127,12 @@ class Pix2Pix:
 
     def __init__(self, cfg: Pix2PixConfig = Pix2PixConfig(), device: Union[str, torch.device] = "cpu"):
         self.cfg = cfg
-        self.G = init_weights(UNetGenerator(cfg.in_channels, cfg.out_channels, cfg.num_downs, cfg.ngf,
-                                            cfg.norm, cfg.use_dropout, skips=cfg.skips), cfg.init_std).to(device)
+        self.G = init_weights(
+            UNetGenerator(
+                cfg.in_channels, cfg.out_channels, cfg.num_downs, cfg.ngf, cfg.norm, cfg.use_dropout, skips=cfg.skips
+            ),
+            cfg.init_std,
+        ).to(device)
         d_in = cfg.in_channels + cfg.out_channels if cfg.conditional_d else cfg.out_channels
         self.D = init_weights(PatchDiscriminator(d_in, cfg.ndf, cfg.n_layers_d, cfg.norm), cfg.init_std).to(device)
         betas = (cfg.beta1, 0.999)
@@ -115,8 +141,10 @@ class Pix2Pix:
         self.schedulers = {}
         if cfg.n_constant or cfg.n_decay:
             rule = linear_decay(cfg.n_constant, cfg.n_decay)
-            self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule),
-                               "D": torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule)}
+            self.schedulers = {
+                "G": torch.optim.lr_scheduler.LambdaLR(self.opt_g, rule),
+                "D": torch.optim.lr_scheduler.LambdaLR(self.opt_d, rule),
+            }
 
     @property
     def modules(self) -> Dict[str, nn.Module]:
@@ -135,18 +163,36 @@ class Pix2Pix:
         """One training step on ``batch = (A, B)`` (see ``pix2pix_step``), then the LR schedule."""
         a, b = batch
         device = next(self.G.parameters()).device
-        losses = pix2pix_step(self.G, self.D, self.opt_g, self.opt_d, a.to(device), b.to(device),
-                              lambda_l1=self.cfg.lambda_l1, use_gan=self.cfg.use_gan,
-                              gan_mode=self.cfg.gan_mode, conditional=self.cfg.conditional_d)
+        losses = pix2pix_step(
+            self.G,
+            self.D,
+            self.opt_g,
+            self.opt_d,
+            a.to(device),
+            b.to(device),
+            lambda_l1=self.cfg.lambda_l1,
+            use_gan=self.cfg.use_gan,
+            gan_mode=self.cfg.gan_mode,
+            conditional=self.cfg.conditional_d,
+        )
         for name, sched in self.schedulers.items():
             if name == "G" or self.cfg.use_gan:  # an L1-only run never steps D's optimizer
                 sched.step()
         return losses
 
 
-def pix2pix_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-                 a: torch.Tensor, b: torch.Tensor, lambda_l1: float = 100.0, use_gan: bool = True,
-                 gan_mode: str = "vanilla", conditional: bool = True) -> Dict[str, torch.Tensor]:
+def pix2pix_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    lambda_l1: float = 100.0,
+    use_gan: bool = True,
+    gan_mode: str = "vanilla",
+    conditional: bool = True,
+) -> Dict[str, torch.Tensor]:
     r"""One pix2pix step in the official order (``pix2pix_model.optimize_parameters``).
 
     ``a (N, C_in, H, W)`` input, ``b (N, C_out, H, W)`` target; ``fake = G(a)``.
@@ -195,9 +241,14 @@ def paper_schedule(cfg: Pix2PixConfig, steps: int) -> Pix2PixConfig:
     return dataclasses.replace(cfg, n_constant=steps // 2, n_decay=steps - steps // 2)
 
 
-def random_jitter(a: torch.Tensor, b: torch.Tensor, load_size: int = 286, crop_size: int = 256,
-                  flip: bool = True, generator: Optional[torch.Generator] = None
-                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+def random_jitter(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    load_size: int = 286,
+    crop_size: int = 256,
+    flip: bool = True,
+    generator: Optional[torch.Generator] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """The paper's augmentation: resize to ``load_size`` (286), random crop ``crop_size`` (256),
     random horizontal flip; the *same* crop and flip for each input ``a`` and its target ``b``.
 
@@ -217,7 +268,7 @@ def random_jitter(a: torch.Tensor, b: torch.Tensor, load_size: int = 286, crop_s
     out = []
     for k in range(n):
         i, j = int(pos[k, 0]), int(pos[k, 1])
-        crop = ab[k, :, i:i + crop_size, j:j + crop_size]
+        crop = ab[k, :, i : i + crop_size, j : j + crop_size]
         out.append(crop.flip(-1) if flips[k] else crop)
     ab = torch.stack(out)
     return ab[:, :ca], ab[:, ca:]
@@ -225,22 +276,23 @@ def random_jitter(a: torch.Tensor, b: torch.Tensor, load_size: int = 286, crop_s
 
 # --------------------------------------------------------------------------- measuring
 
+
 def high_frequency_energy(images: torch.Tensor) -> torch.Tensor:
     """Mean absolute response to the 3x3 Laplacian, per image: ``(N, C, H, W) -> (N,)``.
 
     Blurry images have little of it; the ratio output / target (1 = as sharp as the truth)
     is the chapter's sharpness number.
     """
-    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=images.dtype,
-                     device=images.device)
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=images.dtype, device=images.device)
     c = images.shape[1]
     lap = F.conv2d(images, k.expand(c, 1, 3, 3).contiguous(), groups=c)
     return lap.abs().mean(dim=(1, 2, 3))
 
 
 @torch.no_grad()
-def evaluate_paired_translation(G: nn.Module, A: torch.Tensor, B: torch.Tensor, batch_size: int = 64,
-                                official_test_mode: bool = False) -> Dict[str, float]:
+def evaluate_paired_translation(
+    G: nn.Module, A: torch.Tensor, B: torch.Tensor, batch_size: int = 64, official_test_mode: bool = False
+) -> Dict[str, float]:
     """Held-out numbers of a generator on pairs ``(A, B)`` (images in [-1, 1]).
 
     - ``l1``: mean |G(A) - B| (the paper's fidelity term; lower is better),
@@ -260,14 +312,16 @@ def evaluate_paired_translation(G: nn.Module, A: torch.Tensor, B: torch.Tensor, 
     device = next(iter([*G.parameters(), *G.buffers()]), torch.zeros(())).device
     outs = []
     for i in range(0, len(A), batch_size):
-        outs.append(G(A[i:i + batch_size].to(device)).cpu())
+        outs.append(G(A[i : i + batch_size].to(device)).cpu())
     if not official_test_mode:
         G.train(was_training)
     fake = torch.cat(outs)
     mse = ((fake - B) ** 2).mean().item()
-    return {"l1": (fake - B).abs().mean().item(),
-            "psnr": 10 * math.log10(4.0 / max(mse, 1e-12)),
-            "hf_ratio": (high_frequency_energy(fake).mean() / high_frequency_energy(B).mean()).item()}
+    return {
+        "l1": (fake - B).abs().mean().item(),
+        "psnr": 10 * math.log10(4.0 / max(mse, 1e-12)),
+        "hf_ratio": (high_frequency_energy(fake).mean() / high_frequency_energy(B).mean()).item(),
+    }
 
 
 class JitteredBatches:
@@ -317,13 +371,14 @@ def dropout_spread(G: nn.Module, A: torch.Tensor, masks: int = 8, batch_size: in
     device = next(G.parameters()).device
     spreads = []
     for i in range(0, len(A), batch_size):
-        a = A[i:i + batch_size].to(device)
+        a = A[i : i + batch_size].to(device)
         outs = torch.stack([G(a) for _ in range(masks)])  # (masks, n, C, H, W)
         spreads.append(outs.std(0).mean(dim=(1, 2, 3)).cpu())
     return torch.cat(spreads).mean().item()
 
 
 # --------------------------------------------------------------------------- one run of an ablation
+
 
 @dataclasses.dataclass
 class Pix2PixExperiment:
@@ -334,34 +389,39 @@ class Pix2PixExperiment:
     pairs of ``dataset`` (``"toy_facades"`` or a pix2pix set of ``ganlib.data.registry``), and
     measures on ``n_test`` held-out pairs.
     """
+
     dataset: str = "toy_facades"
     direction: str = "AtoB"
     image_size: int = 64
     n_train: Optional[int] = 1000
     n_test: Optional[int] = 200
-    jitter: bool = False          # the paper's 286 -> 256 random crop + flip (real sets at 256 px)
+    jitter: bool = False  # the paper's 286 -> 256 random crop + flip (real sets at 256 px)
     batch_size: int = 8
     steps: int = 600
     model: Pix2PixConfig = dataclasses.field(
-        default_factory=lambda: Pix2PixConfig(num_downs=6, ngf=16, ndf=16, lr=5e-4))
-    dropout_masks: int = 8        # masks for dropout_spread
-    segmenter_steps: int = 300    # training steps of the label-consistency judge (toy facades)
-    keep_outputs: int = 0         # > 0: train_and_measure also returns G(A) of that many test inputs
+        default_factory=lambda: Pix2PixConfig(num_downs=6, ngf=16, ndf=16, lr=5e-4)
+    )
+    dropout_masks: int = 8  # masks for dropout_spread
+    segmenter_steps: int = 300  # training steps of the label-consistency judge (toy facades)
+    keep_outputs: int = 0  # > 0: train_and_measure also returns G(A) of that many test inputs
     checkpoint_dir: Optional[str] = None  # a folder: each run of train_and_measure resumes from its own file
 
 
 @lru_cache(maxsize=4)
-def _pairs(dataset: str, direction: str, image_size: int, n_train: Optional[int], n_test: Optional[int],
-           jitter: bool):
+def _pairs(dataset: str, direction: str, image_size: int, n_train: Optional[int], n_test: Optional[int], jitter: bool):
     if dataset == "toy_facades":
         from ..data.toy_facades import load_toy_facades
+
         return (*load_toy_facades(n_train, image_size, "train"), *load_toy_facades(n_test, image_size, "test"))
     from ..data import registry
+
     load = 286 if jitter else image_size
-    a_train, b_train = registry.load_paired(dataset, split="train", direction=direction, size=load,
-                                            limit=n_train, progress=False)
-    a_test, b_test = registry.load_paired(dataset, split="val", direction=direction, size=image_size,
-                                          limit=n_test, progress=False)
+    a_train, b_train = registry.load_paired(
+        dataset, split="train", direction=direction, size=load, limit=n_train, progress=False
+    )
+    a_test, b_test = registry.load_paired(
+        dataset, split="val", direction=direction, size=image_size, limit=n_test, progress=False
+    )
     return a_train, b_train, a_test, b_test
 
 
@@ -373,6 +433,7 @@ def load_pairs(exp: Pix2PixExperiment) -> Tuple[torch.Tensor, torch.Tensor, torc
 def make_batches(exp: Pix2PixExperiment, seed: int = 0):
     """The experiment's training batches: shuffled by ``seed``, with the paper's jitter if asked."""
     from ..data.batches import TensorBatches
+
     a_train, b_train, _, _ = load_pairs(exp)
     batches = TensorBatches(a_train, b_train, batch_size=exp.batch_size, seed=seed)
     if exp.jitter:
@@ -380,18 +441,26 @@ def make_batches(exp: Pix2PixExperiment, seed: int = 0):
     return batches
 
 
-def train_pix2pix(exp: Pix2PixExperiment, seed: int = 0, device: Union[str, torch.device, None] = None,
-                  checkpoint=None, progress: bool = False, desc: str = "pix2pix"):
+def train_pix2pix(
+    exp: Pix2PixExperiment,
+    seed: int = 0,
+    device: Union[str, torch.device, None] = None,
+    checkpoint=None,
+    progress: bool = False,
+    desc: str = "pix2pix",
+):
     """Train one model of ``exp``: returns ``(Pix2Pix, History)``. The networks' initial weights
     and dropout masks come from torch's global RNG, which the caller seeds
     (``ganlib.runs`` does: ``seed_everything(seed)``); ``seed`` orders the batches."""
     from ..train import fit
     from ..utils import get_device
+
     device = get_device() if device is None else device
     model_cfg = paper_schedule(exp.model, exp.steps)
     model = Pix2Pix(model_cfg, device=device)
-    history = fit(model, make_batches(exp, seed), exp.steps, checkpoint=checkpoint, config=model_cfg,
-                  progress=progress, desc=desc)
+    history = fit(
+        model, make_batches(exp, seed), exp.steps, checkpoint=checkpoint, config=model_cfg, progress=progress, desc=desc
+    )
     return model, history
 
 
@@ -407,12 +476,13 @@ def measure_pix2pix(G: nn.Module, exp: Pix2PixExperiment) -> Dict[str, float]:
     out = evaluate_paired_translation(G, a_test, b_test)
     if exp.dataset == "toy_facades":
         from .facade_segmenter import label_consistency, train_segmenter
+
         segmenter = train_segmenter(exp.image_size, steps=exp.segmenter_steps)
         was_training = G.training
         G.eval()
         with torch.no_grad():
             device = next(G.parameters()).device
-            fake = torch.cat([G(a_test[i:i + 64].to(device)).cpu() for i in range(0, len(a_test), 64)])
+            fake = torch.cat([G(a_test[i : i + 64].to(device)).cpu() for i in range(0, len(a_test), 64)])
         G.train(was_training)
         out.update(label_consistency(segmenter, fake, a_test))
     else:
@@ -428,13 +498,15 @@ def train_and_measure(config: Pix2PixExperiment, seed: int) -> Dict[str, float]:
     checkpoint = None
     if config.checkpoint_dir:  # one file per configuration and seed, so long runs resume
         import hashlib
+
         key = repr(dataclasses.replace(config, keep_outputs=0, checkpoint_dir=None))
-        checkpoint = os.path.join(config.checkpoint_dir,
-                                  f"pix2pix_{hashlib.sha1(key.encode()).hexdigest()[:12]}_seed{seed}.pt")
+        checkpoint = os.path.join(
+            config.checkpoint_dir, f"pix2pix_{hashlib.sha1(key.encode()).hexdigest()[:12]}_seed{seed}.pt"
+        )
     model, _ = train_pix2pix(config, seed, checkpoint=checkpoint)
     out = measure_pix2pix(model.G, config)
     if config.keep_outputs:  # pictures of the run, kept apart from the numbers (key "outputs")
-        a_test = load_pairs(config)[2][:config.keep_outputs]
+        a_test = load_pairs(config)[2][: config.keep_outputs]
         with torch.no_grad():
             model.G.eval()
             out["outputs"] = model.G(a_test.to(next(model.G.parameters()).device)).cpu()

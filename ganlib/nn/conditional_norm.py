@@ -10,6 +10,7 @@ for the whole generator, instead of one per layer) and a **chunk of z** (the hie
 latent: z is split and each residual block gets its own piece). The gain is ``1 + ...``
 so the layer starts as plain batch norm.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,8 +33,10 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if c.dim() != 2 or c.shape != (x.shape[0], self.cond_dim):
-            raise ValueError(f"the conditioning vector must be (N, {self.cond_dim}) = ({x.shape[0]}, "
-                             f"{self.cond_dim}), got {tuple(c.shape)}")
+            raise ValueError(
+                f"the conditioning vector must be (N, {self.cond_dim}) = ({x.shape[0]}, "
+                f"{self.cond_dim}), got {tuple(c.shape)}"
+            )
         gain = 1 + self.gain(c)[:, :, None, None]
         bias = self.bias(c)[:, :, None, None]
         return self.bn(x) * gain + bias

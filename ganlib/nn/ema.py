@@ -10,6 +10,7 @@ averaging the unit vectors ``u``, ``v`` of the power iteration would shrink them
 batch-norm statistics were produced by the raw G's weights, not the average's: recompute them
 with :func:`ganlib.nn.standing_statistics` before sampling (BigGAN-PyTorch's "standing stats").
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,7 +49,7 @@ class EMA(nn.Module):
         """One EMA step towards ``model``'s current weights (a copy during the first ``start`` updates)."""
         decay = self.decay if int(self.num_updates) >= self.start else 0.0
         for p_ema, p in zip(self.model.parameters(), model.parameters()):
-            p_ema.lerp_(p.detach(), 1.0 - decay)   # p_ema = decay * p_ema + (1 - decay) * p
+            p_ema.lerp_(p.detach(), 1.0 - decay)  # p_ema = decay * p_ema + (1 - decay) * p
         for b_ema, b in zip(self.model.buffers(), model.buffers()):
             b_ema.copy_(b)
         self.num_updates += 1

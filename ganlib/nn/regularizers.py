@@ -14,6 +14,7 @@ with :math:`W` a layer's weight seen as a matrix ``(out, in*kh*kw)`` (one row pe
 ``G_ortho = beta``. :func:`orthogonal_regularization` returns :math:`\tfrac{\beta}{2}\lVert\cdot\rVert_F^2`,
 so that autograd adds **exactly what the official code adds** for the same ``beta``.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Tuple
@@ -29,7 +30,7 @@ def orthogonal_penalty(weight: torch.Tensor) -> torch.Tensor:
     w = weight.flatten(1)
     gram = w @ w.T
     off_diagonal = gram * (1 - torch.eye(w.shape[0], device=w.device, dtype=w.dtype))
-    return (off_diagonal ** 2).sum()
+    return (off_diagonal**2).sum()
 
 
 def ortho_weights(module: nn.Module, skip: Tuple[str, ...] = ("shared",)) -> Iterable[torch.Tensor]:
@@ -40,8 +41,9 @@ def ortho_weights(module: nn.Module, skip: Tuple[str, ...] = ("shared",)) -> Ite
             yield p
 
 
-def orthogonal_regularization(module: nn.Module, beta: float = 1e-4,
-                              skip: Tuple[str, ...] = ("shared",)) -> torch.Tensor:
+def orthogonal_regularization(
+    module: nn.Module, beta: float = 1e-4, skip: Tuple[str, ...] = ("shared",)
+) -> torch.Tensor:
     r""":math:`\tfrac{\beta}{2}\sum_W \lVert W W^\top \odot (1 - I)\rVert_F^2` over :func:`ortho_weights`.
 
     Add it to G's loss. Its gradient, :math:`2\beta (W W^\top \odot (1-I)) W` per weight, is what

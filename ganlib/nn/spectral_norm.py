@@ -19,6 +19,7 @@ The models of this book use PyTorch's ``torch.nn.utils.parametrizations.spectral
 (:func:`apply_spectral_norm`); :class:`SpectralNorm` is the same computation in a dozen lines,
 and a test checks that the two agree.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Iterable
@@ -53,8 +54,14 @@ class SpectralNorm(nn.Module):
     - eval mode: no update, normalise with the stored ``u`` and ``v``.
     """
 
-    def __init__(self, weight: torch.Tensor, n_power_iterations: int = 1, dim: int = 0,
-                 eps: float = 1e-12, init_iterations: int = 15):
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        n_power_iterations: int = 1,
+        dim: int = 0,
+        eps: float = 1e-12,
+        init_iterations: int = 15,
+    ):
         super().__init__()
         if weight.dim() < 2:
             raise ValueError(f"spectral norm needs a weight with >= 2 dimensions, got shape {tuple(weight.shape)}")
@@ -86,15 +93,17 @@ class SpectralNorm(nn.Module):
         return weight / torch.dot(u, mat @ v)
 
 
-def spectral_norm(module: nn.Module, name: str = "weight", n_power_iterations: int = 1,
-                  dim: int | None = None, eps: float = 1e-12) -> nn.Module:
+def spectral_norm(
+    module: nn.Module, name: str = "weight", n_power_iterations: int = 1, dim: int | None = None, eps: float = 1e-12
+) -> nn.Module:
     """Our spectral norm on ``module.<name>`` (``dim=1`` for transposed convolutions, as PyTorch)."""
     if not hasattr(module, name):
         raise ValueError(f"{type(module).__name__} has no parameter {name!r}")
     if dim is None:
         dim = 1 if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)) else 0
     parametrize.register_parametrization(
-        module, name, SpectralNorm(getattr(module, name), n_power_iterations, dim, eps))
+        module, name, SpectralNorm(getattr(module, name), n_power_iterations, dim, eps)
+    )
     return module
 
 

@@ -12,6 +12,7 @@ batches, and keep the plain average of their batch statistics,
 then sample in eval mode as usual. Only the batch-norm layers run in training mode here, so
 nothing else changes (spectral norm's power iteration, dropout).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -23,8 +24,12 @@ __all__ = ["standing_statistics"]
 
 
 @torch.no_grad()
-def standing_statistics(G: nn.Module, make_inputs: Callable[[torch.Generator], tuple], batches: int = 16,
-                        generator: Optional[torch.Generator] = None) -> nn.Module:
+def standing_statistics(
+    G: nn.Module,
+    make_inputs: Callable[[torch.Generator], tuple],
+    batches: int = 16,
+    generator: Optional[torch.Generator] = None,
+) -> nn.Module:
     """Recompute the running statistics of every batch-norm layer in ``G`` from ``batches``
     forward passes of ``G(*make_inputs(generator))``; returns ``G`` in eval mode.
 
@@ -40,7 +45,7 @@ def standing_statistics(G: nn.Module, make_inputs: Callable[[torch.Generator], t
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
-        m.momentum = None          # cumulative average: every batch counts the same
+        m.momentum = None  # cumulative average: every batch counts the same
         m.train()
     try:
         for _ in range(batches):

@@ -9,6 +9,7 @@ A common wrong version keeps every value inside :math:`[-t, t]` by *rescaling* t
 outside back in (:func:`clip_and_rescale_noise`, shown only as a pitfall): it passes a
 bounds check but folds the tails inward and has another distribution (std 0.604 at ``t = 1``).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -20,12 +21,15 @@ __all__ = ["truncated_noise", "clip_and_rescale_noise"]
 
 def _check_threshold(threshold: float) -> None:
     if not isinstance(threshold, (int, float)) or not threshold > 0:
-        raise ValueError(f"the truncation threshold must be a number > 0 (e.g. 0.5 or 1.0), got {threshold!r}; "
-                         "pass threshold=None for no truncation")
+        raise ValueError(
+            f"the truncation threshold must be a number > 0 (e.g. 0.5 or 1.0), got {threshold!r}; "
+            "pass threshold=None for no truncation"
+        )
 
 
-def truncated_noise(n: int, dim: int, threshold: Optional[float] = None,
-                    generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:
+def truncated_noise(
+    n: int, dim: int, threshold: Optional[float] = None, generator: Optional[torch.Generator] = None, device=None
+) -> torch.Tensor:
     """``(n, dim)`` noise: standard normal, or truncated to ``[-threshold, threshold]`` by resampling."""
     if threshold is not None:
         _check_threshold(threshold)
@@ -38,8 +42,9 @@ def truncated_noise(n: int, dim: int, threshold: Optional[float] = None,
     return z.to(device) if device is not None else z
 
 
-def clip_and_rescale_noise(n: int, dim: int, threshold: float,
-                           generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def clip_and_rescale_noise(
+    n: int, dim: int, threshold: float, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """THE PITFALL: fold values outside ``[-t, t]`` back in (``z -> t^2 / z``) instead of resampling.
 
     Every value ends inside the interval, but the tails are folded inward: std 0.604 at t = 1

@@ -43,8 +43,7 @@ WRONG = {
     "mean_distinct_modes": {
         "-1 counted as a mode": "return sum(len(set(row.tolist())) for row in modes) / len(modes)",
         "modes of all inputs together": "return len(set(modes.flatten().tolist()) - {-1}) / len(modes)",
-        "averaged over samples, not inputs":
-            "return sum(len(set(row.tolist()) - {-1}) for row in modes) / modes.shape[1]",
+        "averaged over samples, not inputs": "return sum(len(set(row.tolist()) - {-1}) for row in modes) / modes.shape[1]",
         "the largest count": "return max(len(set(row.tolist()) - {-1}) for row in modes)",
     },
 }

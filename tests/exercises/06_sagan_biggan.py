@@ -35,8 +35,7 @@ WRONG = {
         "signs swapped": "return torch.relu(1 + d_real).mean() + torch.relu(1 - d_fake).mean()",
         "no max(0, .)": "return (1 - d_real).mean() + (1 + d_fake).mean()",
         "sums": "return torch.relu(1 - d_real).sum() + torch.relu(1 + d_fake).sum()",
-        "one mean over reals and fakes together":
-            "return torch.cat([torch.relu(1 - d_real), torch.relu(1 + d_fake)]).mean()",
+        "one mean over reals and fakes together": "return torch.cat([torch.relu(1 - d_real), torch.relu(1 + d_fake)]).mean()",
         "margin forgotten": "return torch.relu(-d_real).mean() + torch.relu(d_fake).mean()",
         "the library's hinge loss": """
             from ganlib.losses import d_loss_hinge

@@ -11,9 +11,14 @@ _IS = """
         scores.append({score})
     return float(np.mean(scores)), float(np.std(scores{ddof}))
 """
-_RIGHT = dict(probs="np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)",
-              chunk="p[i * n // splits:(i + 1) * n // splits]", marginal="q.mean(axis=0, keepdims=True)",
-              kl="np.sum(q * (np.log(q) - np.log(m)), axis=1)", score="np.exp(np.mean(kl))", ddof="")
+_RIGHT = dict(
+    probs="np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)",
+    chunk="p[i * n // splits:(i + 1) * n // splits]",
+    marginal="q.mean(axis=0, keepdims=True)",
+    kl="np.sum(q * (np.log(q) - np.log(m)), axis=1)",
+    score="np.exp(np.mean(kl))",
+    ddof="",
+)
 
 
 def _is(**wrong):
@@ -23,12 +28,9 @@ def _is(**wrong):
 WRONG = {
     "fid_diagonal": {
         "variances for standard deviations": "return float(np.sum((mu1 - mu2) ** 2) + np.sum((var1 - var2) ** 2))",
-        "differences of the standard deviations not squared":
-            "return float(np.sum((mu1 - mu2) ** 2) + np.sum(np.abs(np.sqrt(var1) - np.sqrt(var2))))",
-        "mean over dimensions":
-            "return float(np.mean((mu1 - mu2) ** 2) + np.mean((np.sqrt(var1) - np.sqrt(var2)) ** 2))",
-        "distance of the means not squared":
-            "return float(np.linalg.norm(mu1 - mu2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2))",
+        "differences of the standard deviations not squared": "return float(np.sum((mu1 - mu2) ** 2) + np.sum(np.abs(np.sqrt(var1) - np.sqrt(var2))))",
+        "mean over dimensions": "return float(np.mean((mu1 - mu2) ** 2) + np.mean((np.sqrt(var1) - np.sqrt(var2)) ** 2))",
+        "distance of the means not squared": "return float(np.linalg.norm(mu1 - mu2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2))",
         "the library's FID": """
             import ganlib.metrics as metrics
             return metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2))

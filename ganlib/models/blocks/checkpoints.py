@@ -1,4 +1,5 @@
 """Reading a saved state_dict, as the official pix2pix / CycleGAN / BicycleGAN code saves it."""
+
 from __future__ import annotations
 
 import os
@@ -20,4 +21,4 @@ def read_state_dict(state_dict_or_path) -> Dict[str, torch.Tensor]:
         sd = state_dict_or_path
     if not isinstance(sd, Mapping):
         raise TypeError(f"expected a state_dict (a mapping of names to tensors), got {type(sd).__name__}")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in sd.items()}

@@ -1,5 +1,6 @@
 """Normalisation and initialisation as in the official pix2pix / CycleGAN / BicycleGAN code
 (``get_norm_layer``, ``init_weights`` of ``networks.py``)."""
+
 from __future__ import annotations
 
 from typing import Callable

@@ -4,6 +4,7 @@ Architectures follow the official pytorch-CycleGAN-and-pix2pix code (``networks.
 to the parameter: ``PatchDiscriminator(6)`` is the 70x70 ``basic`` D (2,768,705) and
 ``PatchDiscriminator(6, n_layers=0)`` the 1x1 ``pixel`` D (9,024).
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,17 +39,25 @@ class PatchDiscriminator(nn.Module):
         make_norm, bias = norm_layer(norm), uses_bias(norm)
         lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
         if n_layers == 0:
-            layers = [nn.Conv2d(in_channels, ndf, 1), lrelu(),
-                      nn.Conv2d(ndf, 2 * ndf, 1, bias=bias), make_norm(2 * ndf), lrelu(),
-                      nn.Conv2d(2 * ndf, 1, 1, bias=bias)]
+            layers = [
+                nn.Conv2d(in_channels, ndf, 1),
+                lrelu(),
+                nn.Conv2d(ndf, 2 * ndf, 1, bias=bias),
+                make_norm(2 * ndf),
+                lrelu(),
+                nn.Conv2d(2 * ndf, 1, 1, bias=bias),
+            ]
         else:
             layers = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), lrelu()]
             mult = 1
             for n in range(1, n_layers + 1):
-                prev, mult = mult, min(2 ** n, 8)
+                prev, mult = mult, min(2**n, 8)
                 stride = 2 if n < n_layers else 1
-                layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
-                           make_norm(ndf * mult), lrelu()]
+                layers += [
+                    nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
+                    make_norm(ndf * mult),
+                    lrelu(),
+                ]
             layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
 
@@ -61,24 +70,28 @@ class PatchDiscriminator(nn.Module):
             raise ValueError(
                 f"PatchDiscriminator was built for {self.in_channels} input channels, got shape "
                 f"{tuple(x.shape)}. A conditional D sees cat([input, output], dim=1): in_channels = "
-                f"input channels + output channels")
+                f"input channels + output channels"
+            )
         if self.n_layers > 0:
             smallest = min_input_size(self.n_layers)
             if min(x.shape[2], x.shape[3]) < smallest:
                 raise ValueError(
                     f"a PatchDiscriminator with n_layers={self.n_layers} needs inputs of at least "
                     f"{smallest}x{smallest} pixels (its output map would be empty), got "
-                    f"{x.shape[2]}x{x.shape[3]}: use larger images or fewer layers")
+                    f"{x.shape[2]}x{x.shape[3]}: use larger images or fewer layers"
+                )
         return self.model(x)
 
 
 def min_input_size(n_layers: int) -> int:
     """Smallest square input that gives ``PatchDiscriminator(n_layers=...)`` a non-empty output
     (4x4 convs with padding 1: stride 2 gives ``floor(h/2)``, stride 1 gives ``h - 1``)."""
+
     def out(h: int) -> int:
         for _ in range(n_layers):
             h = h // 2
         return h - 2
+
     h = 1
     while out(h) < 1:
         h += 1

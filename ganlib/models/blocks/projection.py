@@ -1,5 +1,6 @@
 """The output layer of the projection discriminator (Miyato & Koyama 2018), used by the
 cGAN chapter's projection D and by BigGAN's D."""
+
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,7 @@
 r"""BicycleGAN's encoder E (official ``E_ResNet``): an image to the mean and log variance of
 :math:`q(z \mid B)`. ``ganlib.models.bicyclegan`` trains it; ``bicyclegan_official`` loads the
 authors' weights into it."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -25,15 +26,22 @@ class ResidualDownBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, norm: str = "instance"):
         super().__init__()
         make_norm = norm_layer(norm)
-        self.conv = nn.Sequential(OrderedDict([
-            ("norm1", make_norm(in_channels)), ("act1", nn.LeakyReLU(0.2)),
-            ("conv1", nn.Conv2d(in_channels, in_channels, 3, padding=1)),
-            ("norm2", make_norm(in_channels)), ("act2", nn.LeakyReLU(0.2)),
-            ("conv2", nn.Conv2d(in_channels, out_channels, 3, padding=1)),
-            ("pool", nn.AvgPool2d(2)),
-        ]))
-        self.shortcut = nn.Sequential(OrderedDict([
-            ("pool", nn.AvgPool2d(2)), ("conv", nn.Conv2d(in_channels, out_channels, 1))]))
+        self.conv = nn.Sequential(
+            OrderedDict(
+                [
+                    ("norm1", make_norm(in_channels)),
+                    ("act1", nn.LeakyReLU(0.2)),
+                    ("conv1", nn.Conv2d(in_channels, in_channels, 3, padding=1)),
+                    ("norm2", make_norm(in_channels)),
+                    ("act2", nn.LeakyReLU(0.2)),
+                    ("conv2", nn.Conv2d(in_channels, out_channels, 3, padding=1)),
+                    ("pool", nn.AvgPool2d(2)),
+                ]
+            )
+        )
+        self.shortcut = nn.Sequential(
+            OrderedDict([("pool", nn.AvgPool2d(2)), ("conv", nn.Conv2d(in_channels, out_channels, 1))])
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x) + self.shortcut(x)
@@ -53,8 +61,7 @@ class ResNetEncoder(nn.Module):
     serves small images (32x32 with ``n_blocks=3``).
     """
 
-    def __init__(self, in_channels: int = 3, nz: int = 8, nef: int = 64, n_blocks: int = 5,
-                 norm: str = "instance"):
+    def __init__(self, in_channels: int = 3, nz: int = 8, nef: int = 64, n_blocks: int = 5, norm: str = "instance"):
         super().__init__()
         if nz < 1:
             raise ValueError(f"nz (the size of z) must be >= 1, got {nz}")
@@ -73,15 +80,19 @@ class ResNetEncoder(nn.Module):
 
     @property
     def size_multiple(self) -> int:
-        return 2 ** self.n_blocks
+        return 2**self.n_blocks
 
     def forward(self, b: torch.Tensor):
         if b.dim() != 4 or b.shape[1] != self.in_channels:
-            raise ValueError(f"ResNetEncoder was built for images with {self.in_channels} channels "
-                             f"(N, {self.in_channels}, H, W), got shape {tuple(b.shape)}")
+            raise ValueError(
+                f"ResNetEncoder was built for images with {self.in_channels} channels "
+                f"(N, {self.in_channels}, H, W), got shape {tuple(b.shape)}"
+            )
         m = self.size_multiple
         if b.shape[2] % m or b.shape[3] % m:
-            raise ValueError(f"ResNetEncoder with n_blocks={self.n_blocks} halves the image {self.n_blocks} "
-                             f"times: height and width must be multiples of {m}, got {b.shape[2]}x{b.shape[3]}")
+            raise ValueError(
+                f"ResNetEncoder with n_blocks={self.n_blocks} halves the image {self.n_blocks} "
+                f"times: height and width must be multiples of {m}, got {b.shape[2]}x{b.shape[3]}"
+            )
         h = self.features(b).mean((2, 3))  # (N, C): global average pooling
         return self.fc_mu(h), self.fc_logvar(h)

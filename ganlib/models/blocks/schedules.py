@@ -1,4 +1,5 @@
 """Learning-rate schedules of the official pix2pix / CycleGAN / BicycleGAN code."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -19,4 +20,5 @@ def linear_decay(n_constant: int, n_decay: int) -> Callable[[int], float]:
 
     def factor(t: int) -> float:
         return 1.0 - max(0, t + 1 - n_constant) / float(n_decay + 1)
+
     return factor

@@ -11,6 +11,7 @@ defaults (``norm="instance"``, ``nz=8``, ``upsample="basic"``) the counts are 54
 54,794,627, as in the official code. Official pix2pix checkpoints load with
 ``UNetGenerator.from_official`` (``ganlib.models.blocks.unet_official``).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,6 +36,7 @@ def _tile(z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- the U-Net
 
+
 class UNetBlock(nn.Module):
     r"""One level of the U-Net: down-sample, the inner levels, up-sample, then the skip.
 
@@ -55,10 +57,20 @@ class UNetBlock(nn.Module):
     ``ReLU(LeakyReLU(x)) = ReLU(x)``.)
     """
 
-    def __init__(self, outer_nc: int, inner_nc: int, input_nc: Optional[int] = None,
-                 submodule: Optional["UNetBlock"] = None, outermost: bool = False,
-                 innermost: bool = False, norm: str = "batch", use_dropout: bool = False,
-                 nz: int = 0, upsample: str = "basic", skips: bool = True):
+    def __init__(
+        self,
+        outer_nc: int,
+        inner_nc: int,
+        input_nc: Optional[int] = None,
+        submodule: Optional["UNetBlock"] = None,
+        outermost: bool = False,
+        innermost: bool = False,
+        norm: str = "batch",
+        use_dropout: bool = False,
+        nz: int = 0,
+        upsample: str = "basic",
+        skips: bool = True,
+    ):
         super().__init__()
         if upsample not in UPSAMPLES:
             raise ValueError(f"unknown upsample {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
@@ -79,8 +91,11 @@ class UNetBlock(nn.Module):
         if upsample == "basic":
             up.append(("conv", nn.ConvTranspose2d(up_in, outer_nc, 4, stride=2, padding=1, bias=up_bias)))
         else:  # resize, then a 3x3 conv: no checkerboard pattern (BicycleGAN's option)
-            up += [("resize", nn.Upsample(scale_factor=2, mode=upsample)), ("pad", nn.ReflectionPad2d(1)),
-                   ("conv", nn.Conv2d(up_in, outer_nc, 3, bias=up_bias))]
+            up += [
+                ("resize", nn.Upsample(scale_factor=2, mode=upsample)),
+                ("pad", nn.ReflectionPad2d(1)),
+                ("conv", nn.Conv2d(up_in, outer_nc, 3, bias=up_bias)),
+            ]
         if outermost:
             up.append(("tanh", nn.Tanh()))
         else:
@@ -127,9 +142,19 @@ class UNetGenerator(nn.Module):
     paper's generator ablation (the same layers without the skip connections).
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, num_downs: int = 8,
-                 ngf: int = 64, norm: str = "batch", use_dropout: bool = True, nz: int = 0,
-                 z_injection: str = "input", upsample: str = "basic", skips: bool = True):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        num_downs: int = 8,
+        ngf: int = 64,
+        norm: str = "batch",
+        use_dropout: bool = True,
+        nz: int = 0,
+        z_injection: str = "input",
+        upsample: str = "basic",
+        skips: bool = True,
+    ):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"num_downs must be >= 5 (the official U-Net has 5 fixed levels), got {num_downs}")
@@ -150,12 +175,21 @@ class UNetGenerator(nn.Module):
         block = UNetBlock(ngf * 4, ngf * 8, submodule=block, **kw)
         block = UNetBlock(ngf * 2, ngf * 4, submodule=block, **kw)
         block = UNetBlock(ngf, ngf * 2, submodule=block, **kw)
-        self.model = UNetBlock(out_channels, ngf, input_nc=in_channels, submodule=block, outermost=True,
-                               norm=norm, upsample=upsample, nz=nz, skips=skips)
+        self.model = UNetBlock(
+            out_channels,
+            ngf,
+            input_nc=in_channels,
+            submodule=block,
+            outermost=True,
+            norm=norm,
+            upsample=upsample,
+            nz=nz,
+            skips=skips,
+        )
 
     @property
     def size_multiple(self) -> int:
-        return 2 ** self.num_downs
+        return 2**self.num_downs
 
     def forward(self, x: torch.Tensor, z: Optional[torch.Tensor] = None) -> torch.Tensor:
         if x.dim() != 4:
@@ -164,7 +198,8 @@ class UNetGenerator(nn.Module):
             raise ValueError(
                 f"UNetGenerator was built for {self.in_channels} input channels but the images have "
                 f"{x.shape[1]}: build it with in_channels={x.shape[1]}, or convert the images "
-                f"(e.g. grayscale -> RGB with x.expand(-1, 3, -1, -1))")
+                f"(e.g. grayscale -> RGB with x.expand(-1, 3, -1, -1))"
+            )
         m = self.size_multiple
         if x.shape[2] % m or x.shape[3] % m:
             raise ValueError(
@@ -172,7 +207,8 @@ class UNetGenerator(nn.Module):
                 f"so height and width must be multiples of 2**{self.num_downs} = {m} "
                 f"(e.g. {m}, {2 * m}, {3 * m}); got {x.shape[2]}x{x.shape[3]}. Resize or crop the "
                 f"images (pix2pix: 256x256 for num_downs=8, 128x128 for num_downs=7), or build the "
-                f"U-Net with fewer levels")
+                f"U-Net with fewer levels"
+            )
         if self.nz > 0:
             if z is None:
                 raise ValueError(f"this UNetGenerator takes a latent code: call G(x, z) with z of shape (N, {self.nz})")
@@ -189,11 +225,13 @@ class UNetGenerator(nn.Module):
         """Official ``UnetGenerator`` state_dict key -> our key, for a pix2pix U-Net
         (``ganlib.models.blocks.unet_official.official_unet_key_map``)."""
         from .unet_official import official_unet_key_map
+
         return official_unet_key_map(num_downs, norm)
 
     @classmethod
-    def from_official(cls, state_dict_or_path: Union[Mapping[str, torch.Tensor], str, os.PathLike],
-                      **expected) -> "UNetGenerator":
+    def from_official(
+        cls, state_dict_or_path: Union[Mapping[str, torch.Tensor], str, os.PathLike], **expected
+    ) -> "UNetGenerator":
         """A ``UNetGenerator`` holding the weights of an official pix2pix generator checkpoint.
 
         ``state_dict_or_path``: a state_dict saved by pytorch-CycleGAN-and-pix2pix
@@ -205,4 +243,5 @@ class UNetGenerator(nn.Module):
         the chapter): the official test script does not call ``eval()``.
         """
         from .unet_official import load_official_unet
+
         return load_official_unet(cls, state_dict_or_path, **expected)

@@ -1,6 +1,7 @@
 """Official pix2pix U-Net checkpoints (pytorch-CycleGAN-and-pix2pix ``UnetGenerator``) in
 ``UNetGenerator``: the state_dict key mapping and the loading behind ``UNetGenerator.from_official``.
 (BicycleGAN's generators nest other blocks: ``ganlib.models.bicyclegan_official``.)"""
+
 from __future__ import annotations
 
 import os
@@ -46,9 +47,9 @@ def official_unet_key_map(num_downs: int, norm: str = "batch") -> Dict[str, str]
     return mapping
 
 
-def load_official_unet(cls: Type[UNetGenerator],
-                       state_dict_or_path: Union[Mapping[str, torch.Tensor], str, os.PathLike],
-                       **expected) -> UNetGenerator:
+def load_official_unet(
+    cls: Type[UNetGenerator], state_dict_or_path: Union[Mapping[str, torch.Tensor], str, os.PathLike], **expected
+) -> UNetGenerator:
     """A ``cls`` (``UNetGenerator`` or a subclass) holding the weights of an official pix2pix
     generator checkpoint: ``UNetGenerator.from_official`` calls this.
 
@@ -62,10 +63,15 @@ def load_official_unet(cls: Type[UNetGenerator],
     """
     sd = read_state_dict(state_dict_or_path)
     if "model.model.0.weight" not in sd:
-        kind = ("a ResNet generator (resnet_6blocks/resnet_9blocks; use ResnetGenerator.from_official)"
-                if "model.1.weight" in sd else "not an official U-Net generator")
-        raise ValueError(f"this checkpoint is {kind}: its first keys are {list(sd)[:3]}, "
-                         "but an official unet_128/unet_256 starts with 'model.model.0.weight'")
+        kind = (
+            "a ResNet generator (resnet_6blocks/resnet_9blocks; use ResnetGenerator.from_official)"
+            if "model.1.weight" in sd
+            else "not an official U-Net generator"
+        )
+        raise ValueError(
+            f"this checkpoint is {kind}: its first keys are {list(sd)[:3]}, "
+            "but an official unet_128/unet_256 starts with 'model.model.0.weight'"
+        )
     # depth: count the nesting of 'model.' in the longest key
     depth = max(k.count(".model.") for k in sd)  # outermost 'model.model.' counts as 1
     num_downs = depth
@@ -73,21 +79,24 @@ def load_official_unet(cls: Type[UNetGenerator],
     ngf, in_channels = first.shape[0], first.shape[1]
     out_key = "model.model.3.weight"
     if out_key not in sd:
-        raise ValueError(f"official U-Net checkpoint without {out_key!r} (the last up-convolution); "
-                         "it is truncated or of another architecture")
+        raise ValueError(
+            f"official U-Net checkpoint without {out_key!r} (the last up-convolution); "
+            "it is truncated or of another architecture"
+        )
     out_channels = sd[out_key].shape[1]
     norm = "batch" if any(k.endswith("running_mean") for k in sd) else "instance"
     found = dict(num_downs=num_downs, ngf=ngf, in_channels=in_channels, out_channels=out_channels, norm=norm)
     unknown = sorted(set(expected) - set(found) - {"use_dropout"})
     if unknown:
         raise TypeError(f"from_official got unknown keywords {unknown}; allowed: {sorted(found)} and use_dropout")
-    wrong = [f"{k}: checkpoint has {found[k]!r}, you asked for {v!r}" for k, v in expected.items()
-             if k in found and found[k] != v]
+    wrong = [
+        f"{k}: checkpoint has {found[k]!r}, you asked for {v!r}"
+        for k, v in expected.items()
+        if k in found and found[k] != v
+    ]
     if wrong:
-        raise ValueError("the official checkpoint has another architecture than asked for ("
-                         + "; ".join(wrong) + ")")
-    model = cls(in_channels, out_channels, num_downs, ngf, norm=norm,
-                use_dropout=expected.get("use_dropout", True))
+        raise ValueError("the official checkpoint has another architecture than asked for (" + "; ".join(wrong) + ")")
+    model = cls(in_channels, out_channels, num_downs, ngf, norm=norm, use_dropout=expected.get("use_dropout", True))
     mapping = cls.official_key_map(num_downs, norm)
     own = model.state_dict()
     missing = [k for k in mapping if k not in sd]
@@ -96,12 +105,15 @@ def load_official_unet(cls: Type[UNetGenerator],
         raise ValueError(
             f"the checkpoint does not match an official U-Net with num_downs={num_downs}, ngf={ngf}, "
             f"norm={norm!r}: missing keys {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-            f"unexpected keys {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
+            f"unexpected keys {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}"
+        )
     new = {}
     for k_off, k_our in mapping.items():
         if tuple(sd[k_off].shape) != tuple(own[k_our].shape):
-            raise ValueError(f"shape mismatch for {k_off}: checkpoint {tuple(sd[k_off].shape)}, "
-                             f"expected {tuple(own[k_our].shape)} for num_downs={num_downs}, ngf={ngf}")
+            raise ValueError(
+                f"shape mismatch for {k_off}: checkpoint {tuple(sd[k_off].shape)}, "
+                f"expected {tuple(own[k_our].shape)} for num_downs={num_downs}, ngf={ngf}"
+            )
         new[k_our] = sd[k_off]
     model.load_state_dict(new)
     return model
