@@ -351,7 +351,9 @@ print(f"{'':<12}" + "".join(f"{k:>17}" for k in trained_digits))
 for name, m in [("untrained", untrained_digits), ("trained", trained_digits),
                 ("real digits", mlp_gan.judge_unconditional(digits[:1000]))]:
     print(f"{name:<12}" + "".join(f"{v:>17.2f}" for v in m.values()))
-assert trained_digits["confidence"] > untrained_digits["confidence"]
+# an untrained G draws nearly one image (one judged class); a trained one spreads over several.
+# (The judge's confidence is no test here: the untrained G's single blob can look confident.)
+assert trained_digits["class_spread"] > untrained_digits["class_spread"] + 0.1, (untrained_digits, trained_digits)
 
 # %% [markdown]
 # ## Measure: the two generator losses in training, over seeds
