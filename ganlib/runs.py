@@ -170,16 +170,13 @@ def _plain(value):
 
 
 def _keep(folder, run: Run, result: RunResult) -> None:
-    """Write a finished run's result atomically (a temporary file, then a rename)."""
-    import torch
+    """Write a finished run's result atomically (``ganlib.train.atomic_save``)."""
+    from .train import atomic_save
 
     path, key = _kept_file(folder, run)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(
-        {"key": key, "value": _plain(result.value), "seconds": result.seconds, "cpu_seconds": result.cpu_seconds}, tmp
+    atomic_save(
+        {"key": key, "value": _plain(result.value), "seconds": result.seconds, "cpu_seconds": result.cpu_seconds}, path
     )
-    os.replace(tmp, path)
 
 
 def run_all(
