@@ -276,6 +276,7 @@ def pretrained_classifier(
     if image_size not in SUPPORTED_SIZES:
         raise ValueError(f"pretrained_classifier supports image sizes {SUPPORTED_SIZES}, got {image_size}")
     from .train import atomic_save
+    from .utils import torch_threads
 
     if steps is None:
         steps = 600 if dataset == "digits" else 3000
@@ -298,13 +299,8 @@ def pretrained_classifier(
         # the digits judge trains on one CPU thread whoever asks first (a test at 1 thread, a
         # notebook at 2): float sums split over threads round differently, and every measured
         # number of the book goes through this judge
-        previous = torch.get_num_threads()
-        if dataset == "digits":
-            torch.set_num_threads(1)
-        try:
+        with torch_threads(1 if dataset == "digits" else torch.get_num_threads()):
             model = train_classifier(x, y, num_classes, steps=steps, seed=0).cpu()
-        finally:
-            torch.set_num_threads(previous)
         atomic_save(model.state_dict(), path)
     if device is not None:
         model = model.to(device)

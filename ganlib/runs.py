@@ -78,20 +78,16 @@ class RunsFailed(RuntimeError):
 
 def execute(run: Run, threads: int = 1) -> RunResult:
     """Run one ``Run`` in this process: seed, limit CPU threads, call, time; never raises."""
-    import torch
-
     import ganlib
+    from ganlib.utils import torch_threads
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    wall, cpu = time.perf_counter(), time.process_time()
-    try:
-        ganlib.seed_everything(run.seed)
-        value, error = run.fn(run.config, run.seed), None
-    except Exception:  # reported with its row and seed; the other runs go on
-        value, error = None, traceback.format_exc()
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(threads):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            ganlib.seed_everything(run.seed)
+            value, error = run.fn(run.config, run.seed), None
+        except Exception:  # reported with its row and seed; the other runs go on
+            value, error = None, traceback.format_exc()
     return RunResult(run.row, run.seed, value, error, time.perf_counter() - wall, time.process_time() - cpu)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from typing import Optional
@@ -50,6 +51,17 @@ def set_threads(n: Optional[int] = None) -> int:
         n = max(1, min(cores, 8))
     torch.set_num_threads(n)
     return n
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Within the block torch uses ``n`` CPU threads; the count found is restored after it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

@@ -16,6 +16,7 @@ from typing import Dict, Tuple
 import numpy as np
 import torch
 
+from ..utils import torch_threads
 from .fid import feature_statistics, frechet_distance
 
 __all__ = ["machine_description", "time_frechet_distances", "format_speed_table"]
@@ -77,21 +78,16 @@ def time_frechet_distances(
     f1 = np.maximum(rng.normal(size=(n, dim)) @ mixing, 0)
     f2 = np.maximum(rng.normal(size=(n, dim)) @ mixing + 0.05, 0)
     (mu1, s1), (mu2, s2) = feature_statistics(f1), feature_statistics(f2)
-    old_threads = torch.get_num_threads()
     results = {}
-    try:
-        torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads):
-            for name, fn in _methods(mu1, s1, mu2, s2, pytorch_fid).items():
-                best_wall = best_cpu = float("inf")
-                for _ in range(repeats):
-                    w0, c0 = time.perf_counter(), time.process_time()
-                    value = fn()
-                    best_wall = min(best_wall, time.perf_counter() - w0)
-                    best_cpu = min(best_cpu, time.process_time() - c0)
-                results[name] = (float(value), best_wall, best_cpu)
-    finally:
-        torch.set_num_threads(old_threads)
+    with torch_threads(threads), threadpool_limits(limits=threads):
+        for name, fn in _methods(mu1, s1, mu2, s2, pytorch_fid).items():
+            best_wall = best_cpu = float("inf")
+            for _ in range(repeats):
+                w0, c0 = time.perf_counter(), time.process_time()
+                value = fn()
+                best_wall = min(best_wall, time.perf_counter() - w0)
+                best_cpu = min(best_cpu, time.process_time() - c0)
+            results[name] = (float(value), best_wall, best_cpu)
     return results
 
 
