@@ -32,7 +32,7 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
-from .blocks.checkpoints import read_state_dict
+from .blocks.checkpoints import copy_official_weights, read_state_dict
 from .blocks.resnet_encoder import ResNetEncoder
 from .blocks.unet import UNetGenerator
 
@@ -122,37 +122,6 @@ def official_encoder_key_map(n_blocks: int, norm: str = "instance") -> Dict[str,
     return mapping
 
 
-def _copy(
-    mapping: Dict[str, str],
-    sd: Mapping[str, torch.Tensor],
-    model: torch.nn.Module,
-    what: str,
-    swapped: Optional[Dict[str, int]] = None,
-) -> None:
-    own = model.state_dict()
-    missing = [k for k in mapping if k not in sd]
-    unexpected = [k for k in sd if k not in mapping]
-    if missing or unexpected:
-        raise ValueError(
-            f"the checkpoint does not match {what}: missing keys {missing[:3]}"
-            f"{'...' if len(missing) > 3 else ''}, unexpected keys {unexpected[:3]}"
-            f"{'...' if len(unexpected) > 3 else ''}"
-        )
-    new = {}
-    for k_off, k_our in mapping.items():
-        t = sd[k_off]
-        if tuple(t.shape) != tuple(own[k_our].shape):
-            raise ValueError(
-                f"shape mismatch for {k_off}: checkpoint {tuple(t.shape)}, "
-                f"expected {tuple(own[k_our].shape)} for {what}"
-            )
-        if swapped and k_our in swapped:  # official [decoded, skip] -> ours [skip, decoded]
-            decoded, skip = t.chunk(2, dim=swapped[k_our])
-            t = torch.cat([skip, decoded], dim=swapped[k_our])
-        new[k_our] = t
-    model.load_state_dict(new)
-
-
 def generator_from_official(state_dict_or_path: StateDict, use_dropout: bool = True, **expected) -> UNetGenerator:
     """A ``UNetGenerator`` (with ``nz``) holding an official BicycleGAN generator's weights.
 
@@ -225,7 +194,7 @@ def generator_from_official(state_dict_or_path: StateDict, use_dropout: bool = T
         upsample=upsample,
     )
     mapping, swapped = official_generator_key_map(num_downs, z_injection, upsample)
-    _copy(
+    copy_official_weights(
         mapping,
         sd,
         model,
@@ -261,7 +230,7 @@ def encoder_from_official(state_dict_or_path: StateDict, **expected) -> ResNetEn
     if wrong:
         raise ValueError("the official checkpoint has another architecture than asked for (" + "; ".join(wrong) + ")")
     model = ResNetEncoder(found["in_channels"], found["nz"], found["nef"], n_blocks, norm)
-    _copy(
+    copy_official_weights(
         official_encoder_key_map(n_blocks, norm),
         sd,
         model,

@@ -9,7 +9,7 @@ from typing import Dict, Mapping, Type, Union
 
 import torch
 
-from .checkpoints import read_state_dict
+from .checkpoints import copy_official_weights, read_state_dict
 from .unet import UNetGenerator
 
 __all__ = ["official_unet_key_map", "load_official_unet"]
@@ -97,23 +97,10 @@ def load_official_unet(
     if wrong:
         raise ValueError("the official checkpoint has another architecture than asked for (" + "; ".join(wrong) + ")")
     model = cls(in_channels, out_channels, num_downs, ngf, norm=norm, use_dropout=expected.get("use_dropout", True))
-    mapping = cls.official_key_map(num_downs, norm)
-    own = model.state_dict()
-    missing = [k for k in mapping if k not in sd]
-    unexpected = [k for k in sd if k not in mapping]
-    if missing or unexpected:
-        raise ValueError(
-            f"the checkpoint does not match an official U-Net with num_downs={num_downs}, ngf={ngf}, "
-            f"norm={norm!r}: missing keys {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-            f"unexpected keys {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}"
-        )
-    new = {}
-    for k_off, k_our in mapping.items():
-        if tuple(sd[k_off].shape) != tuple(own[k_our].shape):
-            raise ValueError(
-                f"shape mismatch for {k_off}: checkpoint {tuple(sd[k_off].shape)}, "
-                f"expected {tuple(own[k_our].shape)} for num_downs={num_downs}, ngf={ngf}"
-            )
-        new[k_our] = sd[k_off]
-    model.load_state_dict(new)
+    copy_official_weights(
+        cls.official_key_map(num_downs, norm),
+        sd,
+        model,
+        f"an official U-Net with num_downs={num_downs}, ngf={ngf}, norm={norm!r}",
+    )
     return model
