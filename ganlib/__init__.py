@@ -21,9 +21,11 @@ __all__ = [
 
 _SUBMODULES = {
     "classifier",
+    "conditional_protocol",
     "data",
     "distributed",
     "losses",
+    "measures",
     "metrics",
     "models",
     "nn",

@@ -17,13 +17,14 @@ Chapters 1 and 2 build these numbers; later chapters reuse them.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import utils
+from .utils import batched, eval_mode
 
 __all__ = [
     "DigitClassifier",
@@ -180,14 +181,10 @@ def train_classifier(
 
 @torch.no_grad()
 def _predict(classifier: nn.Module, images: torch.Tensor, fn: str = "forward", batch_size: int = 1024) -> torch.Tensor:
-    was_training = classifier.training
-    classifier.eval()
-    device = next(classifier.parameters()).device
-    outs = [
-        getattr(classifier, fn)(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)
-    ]
-    classifier.train(was_training)
-    return torch.cat(outs) if outs else torch.empty(0)
+    with eval_mode(classifier):
+        return batched(
+            getattr(classifier, fn), images, batch_size=batch_size, device=next(classifier.parameters()).device
+        )
 
 
 def _num_classes(classifier: nn.Module) -> int:
@@ -240,19 +237,8 @@ def intra_class_diversity(classifier: nn.Module, images: torch.Tensor, labels: t
     return float(torch.stack(per_class).mean())
 
 
-def _cache_dir(cache_dir) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("GANLIB_CACHE", "").strip()
-    return Path(env) if env else Path.home() / ".cache" / "ganlib"
-
-
 def _load_split(dataset: str, image_size: int, train: bool):
-    if dataset == "digits":
-        from .data.digits import load_digits
-
-        return load_digits(image_size, "train" if train else "test")
-    from .data import registry  # the real data sets (downloaded on first use)
+    from .data import registry  # the bundled digits, or a real data set (downloaded on first use)
 
     return registry.load_labelled(dataset, train=train, size=image_size)
 
@@ -280,7 +266,7 @@ def pretrained_classifier(
 
     if steps is None:
         steps = 600 if dataset == "digits" else 3000
-    path = _cache_dir(cache_dir) / f"classifier_{dataset}_{image_size}px_{steps}steps_{CLASSIFIER_VERSION}.pt"
+    path = utils.cache_dir(cache_dir) / f"classifier_{dataset}_{image_size}px_{steps}steps_{CLASSIFIER_VERSION}.pt"
     x_test, y_test = _load_split(dataset, image_size, train=False)
     num_classes = 10
     model = None

@@ -27,6 +27,7 @@ What changes under DDP, and why:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -142,30 +143,17 @@ def max_rank_difference(modules: Dict[str, nn.Module]) -> float:
 
 
 def _config(profile: str, dataset: str):
-    from . import choose
-    from .models.biggan import BigGANConfig, cifar10_config
+    """The chapter's model for ``profile`` (:func:`ganlib.models.biggan.chapter_config`, the notebook's),
+    on ``dataset``: ``cifar10`` is BigGAN's CIFAR-10 recipe on every profile, and ``digits`` on the
+    gpu profile is that recipe on the 32x32 digits (one channel)."""
+    from .models.biggan import chapter_config, cifar10_config
 
     if dataset == "cifar10":
         return cifar10_config()
-    return choose(
-        profile,
-        ci=BigGANConfig(
-            steps=20,
-            batch_size=16,
-            g_width=16,
-            d_width=16,
-            z_dim=48,
-            shared_dim=16,
-            d_steps=1,
-            lr_g=2e-4,
-            lr_d=8e-4,
-            ema_decay=0.99,
-        ),
-        cpu=BigGANConfig(
-            steps=600, g_width=32, d_width=32, batch_size=32, d_steps=1, lr_g=3e-4, lr_d=9e-4, ema_decay=0.99
-        ),
-        gpu=BigGANConfig(steps=5000, ema_decay=0.999),
-    )
+    cfg = chapter_config(profile)
+    if cfg.dataset != dataset:
+        cfg = dataclasses.replace(cfg, dataset=dataset, image_channels=1)
+    return cfg
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
@@ -197,14 +185,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
             k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed).items() if v is not None
         }
         cfg = override(cfg, dataset=args.dataset, **changes)
-        if args.dataset == "digits":
-            from .data.digits import load_digits
+        from .data import registry  # the bundled digits, or a real data set (downloaded on first use)
 
-            x, y = load_digits(cfg.image_size, "train")
-        else:
-            from .data import registry
-
-            x, y = registry.load_labelled(args.dataset, train=True, size=cfg.image_size, root=args.data_root)
+        x, y = registry.load_labelled(args.dataset, train=True, size=cfg.image_size, root=args.data_root)
         x, y = shard(x, y, rank=rank, world_size=world)
 
         seed_everything(cfg.seed)  # same initial weights on every rank

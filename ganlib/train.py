@@ -4,7 +4,8 @@ atomic checkpoints and exact resumption.
 Every chapter's model follows one contract, :class:`Trainer`: it holds its networks
 (``modules``), its optimizers (``optimizers``), everything else with a state (``states``:
 learning-rate schedulers, image pools...) and ``step(batch) -> {"d_loss": ..., "g_loss": ...}``,
-one training step in the order of the paper's algorithm. ``fit(trainer, batches, steps)`` calls
+one training step in the order of the paper's algorithm. The loss keys follow one scheme
+(:data:`LOSS_KEYS`), which :func:`loss_network` reads and the loss plots use. ``fit(trainer, batches, steps)`` calls
 ``trainer.step`` ``steps`` times and checkpoints the rest. (The older form
 ``fit(step_fn, batches, steps, modules=..., optimizers=..., states=...)`` still works, for a step
 built inline.) With ``checkpoint=path`` the state
@@ -32,6 +33,29 @@ import torch
 from torch import nn
 
 PathLike = Union[str, os.PathLike]
+
+#: The scheme of the keys of the dict ``step(batch)`` returns, the same in every chapter. All lower
+#: case; ``<net>`` is the network's name in ``trainer.modules``, lower-cased:
+#:
+#: - ``<net>_loss``: the whole loss that one network descends (``d_loss``, ``g_loss``, ``d2_loss``,
+#:   ``d_x_loss``, ``d_y_loss``); CycleGAN's ``g_loss`` is what G and F descend together.
+#: - ``<net>_<term>``: one weighted term of it (``g_gan``, ``g_l1``, ``g_gan2``, ``f_gan``), or a
+#:   diagnostic of that network (``d_class_real``).
+#: - ``<term>`` or ``<term>_<domain>``: a term the paper names by its own symbol (``kl``, ``z_l1``,
+#:   ``cycle_x``, ``idt_y``).
+LOSS_KEYS = ("<net>_loss", "<net>_<term>", "<term>", "<term>_<domain>")
+# the book's network names, lower-cased: G, F, E, D, D2, D_X, D_Y
+_NETWORKS = ("g", "f", "e", "d", "d2", "d_x", "d_y")
+
+
+def loss_network(key: str) -> Optional[str]:
+    """The network (lower-cased) a loss key of the :data:`LOSS_KEYS` scheme belongs to, or None for a
+    term named by the paper's symbol: ``"d_x_loss" -> "d_x"``, ``"g_gan" -> "g"``, ``"kl" -> None``."""
+    if key.endswith("_loss"):
+        return key[: -len("_loss")]
+    head = key.split("_")[0]
+    return head if head in _NETWORKS else None
+
 
 # Config fields that may differ when a run is resumed, and nothing else: ``steps`` (train a
 # finished run for longer) and the learning rates (resume with a lower rate after a loss went
@@ -427,6 +451,21 @@ def load_checkpoint(
         )
     for name, module in modules.items():
         _check_model(name, module, state["modules"][name], path)
+    saved_states = dict(state.get("states", {}))
+    for name, sched in state.get("schedulers", {}).items():  # written before the schedulers moved
+        saved_states.setdefault(f"lr_{name}", sched)  # into a trainer's states (as lr_G, lr_D...)
+    for kind, given, saved in (
+        ("optimizers", optimizers, state.get("optimizers", {})),
+        ("schedulers", schedulers, state.get("schedulers", {})),
+        ("states", states, saved_states),
+    ):
+        missing = sorted(set(given or {}) - set(saved))
+        if missing:
+            raise ValueError(
+                f"checkpoint {path} holds no {kind} {missing} (it holds {sorted(saved)}): it was written "
+                "by another trainer. Resume with the trainer that wrote it, or start anew with another "
+                "checkpoint path (or delete the file)."
+            )
     for name, module in modules.items():
         module.load_state_dict(state["modules"][name])
     changed_lr = sorted(
@@ -442,7 +481,7 @@ def load_checkpoint(
     for name, sched in (schedulers or {}).items():
         sched.load_state_dict(state["schedulers"][name])
     for name, obj in (states or {}).items():
-        obj.load_state_dict(state.get("states", {})[name])
+        obj.load_state_dict(saved_states[name])
     if changed_lr:  # schedulers may be passed as schedulers or among the states (a Trainer's)
         _changed_learning_rates(optimizers or {}, [*(schedulers or {}).values(), *(states or {}).values()], built_lr)
         print(

@@ -1,10 +1,12 @@
-"""Small utilities every chapter uses: seeding, device choice, threads, parameter counts."""
+"""Small utilities every chapter uses: seeding, device choice, threads, parameter counts, eval-mode
+batched inference."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import random
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -62,6 +64,43 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def eval_mode(*nets: nn.Module):
+    """Within the block every net is in eval mode (batch norm's running statistics, dropout off);
+    after it, also after an error, each is back in the mode it was in."""
+    modes = [net.training for net in nets]
+    try:
+        for net in nets:
+            net.eval()
+        yield
+    finally:
+        for net, mode in zip(nets, modes):
+            net.train(mode)
+
+
+@torch.no_grad()
+def batched(fn, *inputs: torch.Tensor, batch_size: int, device=None) -> torch.Tensor:
+    """``fn`` over slices of ``batch_size`` rows of ``inputs`` (tensors of the same length), each
+    slice moved to ``device``, the outputs moved to the CPU and concatenated (no gradients).
+
+    Use it inside :func:`eval_mode` for inference: ``with eval_mode(G): out = batched(G, z, y, batch_size=256)``.
+    """
+    n = len(inputs[0])
+    if any(len(x) != n for x in inputs):
+        raise ValueError(f"batched: the inputs must have the same length, got {[len(x) for x in inputs]}")
+    outs = [fn(*(x[i : i + batch_size].to(device) for x in inputs)).cpu() for i in range(0, n, batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def cache_dir(given=None) -> Path:
+    """Where ganlib keeps what it downloads or trains once (the FID network's weights, the judge
+    classifier): ``given`` if not None, else ``$GANLIB_CACHE``, else ``~/.cache/ganlib``."""
+    if given is not None:
+        return Path(given)
+    env = os.environ.get("GANLIB_CACHE", "").strip()
+    return Path(env) if env else Path.home() / ".cache" / "ganlib"
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

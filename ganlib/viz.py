@@ -55,7 +55,12 @@ def show_grid(
 
 
 def plot_losses(history, names: Optional[Sequence[str]] = None, smooth: int = 20, ax=None, title: str = "losses"):
-    """Loss curves from a :class:`ganlib.train.History` (moving average over ``smooth`` steps)."""
+    """Loss curves from a :class:`ganlib.train.History` (moving average over ``smooth`` steps).
+
+    Read by the loss-key scheme (:data:`ganlib.train.LOSS_KEYS`): a discriminator's losses are
+    dashed, the generator side's (G, F, E and the paper's terms) solid."""
+    from .train import loss_network
+
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     for name in names or list(history.losses):
@@ -66,7 +71,8 @@ def plot_losses(history, names: Optional[Sequence[str]] = None, smooth: int = 20
             steps = history.steps[smooth - 1 :]
         else:
             steps = history.steps
-        ax.plot(steps, values.numpy(), label=name)
+        dashed = (loss_network(name) or "").startswith("d")
+        ax.plot(steps, values.numpy(), "--" if dashed else "-", label=name)
     ax.set_xlabel("step")
     ax.set_title(title)
     ax.legend()

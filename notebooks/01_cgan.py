@@ -47,7 +47,6 @@ if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book
     # from google.colab import drive; drive.mount("/content/drive")
 
 # %%
-import time
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -58,7 +57,7 @@ from torch import nn
 import ganlib
 from ganlib import viz
 from ganlib.classifier import conditional_accuracy, intra_class_diversity, pretrained_classifier
-from ganlib.data import TensorBatches, load_digits
+from ganlib.data import TensorBatches, registry
 from ganlib.losses import d_loss_bce, g_loss_nonsaturating
 from ganlib.models import cgan
 from ganlib.train import GANTrainer, fit
@@ -69,7 +68,7 @@ device = ganlib.setup(seed=0)
 # %%
 from typing import Optional, Tuple
 
-from ganlib.models import conditional_protocol as protocol
+from ganlib import conditional_protocol as protocol
 from ganlib.runs import Run, by_row, format_table, run_all, verdict
 
 
@@ -137,11 +136,7 @@ print(cfg)
 # `image_size`; the `gpu` profile (or `dataset="mnist"`) switches to MNIST with one line.
 
 # %%
-if cfg.dataset == "digits":
-    images, labels = load_digits(cfg.image_size, "train")
-else:
-    from ganlib.data import registry
-    images, labels = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
+images, labels = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
 NUM_CLASSES, CHANNELS = int(labels.max()) + 1, images.shape[1]
 print(f"{cfg.dataset}: {tuple(images.shape)} images in [{images.min():.0f}, {images.max():.0f}], "
       f"{NUM_CLASSES} classes")
@@ -177,10 +172,7 @@ if cfg.dataset == "digits":
 # with real images of the same classes: a generator that draws one image per class scores 0.
 
 # %%
-if cfg.dataset == "digits":
-    x_test, y_test = load_digits(cfg.image_size, "test")
-else:
-    x_test, y_test = registry.load_labelled(cfg.dataset, train=False, size=cfg.image_size)
+x_test, y_test = registry.load_labelled(cfg.dataset, train=False, size=cfg.image_size)
 real_diversity = intra_class_diversity(judge, x_test, y_test)
 one_per_class = torch.cat([x_test[y_test == k][:1].expand(20, -1, -1, -1) for k in range(NUM_CLASSES)])
 collapsed_labels = torch.arange(NUM_CLASSES).repeat_interleave(20)
@@ -321,15 +313,13 @@ opt_g, opt_d = make_optimizers(G, D)
 batches = TensorBatches(images, labels, batch_size=cfg.batch_size, seed=0, device=device)
 fixed_z = torch.randn(NUM_CLASSES * 8, cfg.z_dim, device=device)
 fixed_y = torch.arange(NUM_CLASSES, device=device).repeat_interleave(8)
-start = time.process_time()
 history = fit(GANTrainer(G, D, opt_g, opt_d, cgan.cgan_step), batches, cfg.mlp_steps, config=cfg,
               snapshot_fn=lambda: G(fixed_z, fixed_y), snapshot_every=max(cfg.mlp_steps // 3, 1),
               checkpoint=ganlib.checkpoint_path("01_cgan", "mlp_cgan.pt", PROFILE), desc="MLP cGAN")
-mlp_cpu_seconds = time.process_time() - start
 viz.plot_losses(history)
 plt.show()
 mlp_scores = evaluate(G)
-print(f"{cfg.mlp_steps} steps in {history.seconds:.0f} s wall ({mlp_cpu_seconds:.0f} s CPU):", mlp_scores)
+print(f"{cfg.mlp_steps} steps in {history.seconds:.0f} s wall ({history.cpu_seconds:.0f} s CPU):", mlp_scores)
 
 # %% [markdown]
 # ## Look: one row per class, interpolation in z, the same z across classes
@@ -397,7 +387,7 @@ print("ProjectionHead checks pass")
 #   $w^\top\phi(x) + \mathrm{embed}(y)^\top\phi(x)$.
 #
 # The paper's cGAN (MLPs, label joined to the inputs) is the first row, trained from the same
-# seeds. Every run is `ganlib.models.conditional_protocol.train_and_measure(config, seed)`;
+# seeds. Every run is `ganlib.conditional_protocol.train_and_measure(config, seed)`;
 # chapter 2 calls the same function for its cGAN row, so the two chapters' cGAN numbers are
 # the same runs.
 #

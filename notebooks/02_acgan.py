@@ -57,7 +57,7 @@ from torch import nn
 import ganlib
 from ganlib import viz
 from ganlib.classifier import conditional_accuracy, intra_class_diversity, pretrained_classifier
-from ganlib.data import TensorBatches, load_digits
+from ganlib.data import TensorBatches, registry
 from ganlib.losses import d_loss_bce, g_loss_nonsaturating
 from ganlib.models import acgan, cgan
 from ganlib.train import GANTrainer, fit
@@ -71,7 +71,7 @@ from typing import Optional, Tuple
 from IPython.display import Markdown
 
 from ganlib.data.overlap2d import boundary_measures, other_side_fraction, overlapping_classes
-from ganlib.models import conditional_protocol as protocol
+from ganlib import conditional_protocol as protocol
 from ganlib.runs import Run, by_row, execute, format_table, run_all, separated, verdict
 
 
@@ -137,13 +137,8 @@ print(cfg)
 # ## Data and the judge (from chapter 1)
 
 # %%
-if cfg.dataset == "digits":
-    images, labels = load_digits(cfg.image_size, "train")
-    x_test, y_test = load_digits(cfg.image_size, "test")
-else:
-    from ganlib.data import registry
-    images, labels = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
-    x_test, y_test = registry.load_labelled(cfg.dataset, train=False, size=cfg.image_size)
+images, labels = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
+x_test, y_test = registry.load_labelled(cfg.dataset, train=False, size=cfg.image_size)
 NUM_CLASSES, CHANNELS = int(labels.max()) + 1, images.shape[1]
 judge = pretrained_classifier(cfg.dataset, image_size=cfg.image_size, device=device)
 print(f"{cfg.dataset}: {len(images)} training images; judge's held-out accuracy {judge.test_accuracy:.1%}")
@@ -258,7 +253,7 @@ print("inline step == ganlib.models.acgan.acgan_step:", {k: round(float(v), 4) f
 #
 # Same generator (`MLPConditionalGenerator`, one-hot label joined to $z$), same discriminator
 # body and width, same optimiser, same number of steps, same seeds; only the way $D$ uses the
-# label differs. Every run is `ganlib.models.conditional_protocol.train_and_measure(config,
+# label differs. Every run is `ganlib.conditional_protocol.train_and_measure(config,
 # seed)`, the protocol of chapter 1: the cGAN row here is chapter 1's "MLP G + concat D" row,
 # the same runs with the same numbers. First one seed of each, in this process, to look at;
 # those two runs are also the first seeds of the table below.

@@ -54,7 +54,6 @@ if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book
 import copy
 import dataclasses
 import math
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
@@ -442,11 +441,10 @@ if run.dataset == "toy_facades":
 
 # %%
 ganlib.seed_everything(0)
-start = time.process_time()
 model, history = train_pix2pix(main_run, seed=0, device=device,
                                checkpoint=ganlib.checkpoint_path("03_pix2pix", cfg.checkpoint),
                                progress=True, desc="pix2pix")
-print(history, f"| {time.process_time() - start:.0f} s CPU")
+print(history, f"| {history.cpu_seconds:.0f} s CPU")
 viz.plot_losses(history, ["d_loss", "g_gan", "g_l1"])
 plt.show()
 G = model.G

@@ -381,7 +381,7 @@ def my_cyclegan_step(G, F, D_X, D_Y, opt_G, opt_D, real_x, real_y, pool_x, pool_
     loss_D_X = 0.5 * d_loss_lsgan(D_X(real_x), D_X(pool_x.query(fake_x)))
     (loss_D_Y + loss_D_X).backward()
     opt_D.step()
-    return {"G_total": loss_G, "D_Y": loss_D_Y, "D_X": loss_D_X}
+    return {"g_loss": loss_G, "d_y_loss": loss_D_Y, "d_x_loss": loss_D_X}
 
 
 # %% [markdown]
@@ -510,14 +510,13 @@ print(f"D's receptive field vs image size: {model.D_Y.receptive_field} px on {cf
 batches = UnpairedBatches(X, Y, batch_size=cfg.batch_size, seed=0, device=device,
                           crop_size=cfg.image_size if cfg.load_size else None, flip=cfg.flip)
 sample_x, sample_y = X_test[:8].to(device), Y_test[:8].to(device)
-start = time.process_time()
 history = fit(model, batches, steps, checkpoint=ganlib.checkpoint_path("04_cyclegan", cfg.checkpoint),
               checkpoint_every=2000,
               config=model_cfg, snapshot_fn=lambda: model.G(sample_x),
               snapshot_every=max(1, steps // 4), desc="CycleGAN")
-print(f"{len(history.steps)} steps, {time.process_time() - start:.0f} s of CPU time "
+print(f"{len(history.steps)} steps, {history.cpu_seconds:.0f} s of CPU time "
       f"({history.seconds:.0f} s wall)")
-viz.plot_losses(history, names=["G_gan", "F_gan", "cycle_x", "cycle_y", "D_Y", "D_X"]);
+viz.plot_losses(history, names=["g_gan", "f_gan", "cycle_x", "cycle_y", "d_y_loss", "d_x_loss"]);
 
 # %% [markdown]
 # ## Look: both ways, and back
@@ -823,7 +822,7 @@ def step_cycle_against_fake(m, batch, lam=10.0):
     (0.5 * d_loss_lsgan(m.D_Y(real_y), m.D_Y(m.pool_y.query(fake_y)))
      + 0.5 * d_loss_lsgan(m.D_X(real_x), m.D_X(m.pool_x.query(fake_x)))).backward()
     m.opt_D.step()
-    return {"G_total": loss_G.detach()}
+    return {"g_loss": loss_G.detach()}
 
 
 Xp, Yp = load_unpaired_shapes("train", size=cfg.ablation.image_size, limit=cfg.ablation.train_limit)

@@ -48,7 +48,6 @@ if "google.colab" in sys.modules:  # on Colab only: install ganlib from the book
                     "git+https://github.com/ganbook/ganbook"], check=True)
 
 # %%
-import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -62,8 +61,8 @@ from torch import nn
 import ganlib
 from ganlib import viz
 from ganlib.classifier import conditional_accuracy, intra_class_diversity, pretrained_classifier
-from ganlib.data import TensorBatches, load_digits
-from ganlib.models.biggan import (BigGANConfig, ablation_configs, build_biggan, checkpoint_config,
+from ganlib.data import TensorBatches, registry
+from ganlib.models.biggan import (ablation_configs, build_biggan, chapter_config, checkpoint_config,
                                   cifar10_config, make_optimizers, make_train_step, sample)
 from ganlib.train import fit
 
@@ -89,12 +88,7 @@ SEEDS = None   # e.g. (0, 1, 2, 3, 4) to run every row of the tables with other 
 
 # %%
 PROFILE = ganlib.get_profile(PROFILE)
-cfg = ganlib.choose(PROFILE,
-                    ci=BigGANConfig(steps=40, g_width=8, d_width=8, z_dim=48, shared_dim=8, batch_size=8,
-                                    d_steps=1, lr_g=3e-4, lr_d=9e-4, ema_decay=0.9),
-                    cpu=BigGANConfig(steps=300, g_width=16, d_width=16, z_dim=48, shared_dim=16, batch_size=16,
-                                     d_steps=1, lr_g=3e-4, lr_d=9e-4, ema_decay=0.98),
-                    gpu=cifar10_config())  # BigGAN's CIFAR-10 settings, 125k steps, resumable
+cfg = chapter_config(PROFILE)  # the chapter's model per profile, shared with the DDP entry point
 run = ganlib.choose(PROFILE,
                     ci=RunConfig(table_steps=20, per_class=10, seeds=(0,), truncations=(0.25, 1.0), big_batch=16,
                                  workers=1),
@@ -390,7 +384,7 @@ print("attention blocks in G:", sum(isinstance(m, SelfAttention) for m in G.modu
 print("spectral norm on G.shared:", parametrize.is_parametrized(G.shared, "weight"),
       "| on D.head.embed:", parametrize.is_parametrized(D.head.embed, "weight"))
 for name, c in ablation_configs(cfg):
-    print(f"{name:52s} SN={c.spectral_norm!s:5} loss={c.loss:5} lr={c.lr_g:.0e}/{c.lr_d:.0e} b1={c.beta1} "
+    print(f"{name:52s} SN={c.spectral_norm!s:5} gan_mode={c.gan_mode:7} lr={c.lr_g:.0e}/{c.lr_d:.0e} b1={c.beta1} "
           f"attn={c.attention!s:5} CBN={c.cbn!s:5} EMA={c.ema!s:5} ortho={c.ortho_beta}")
 
 # %%
@@ -425,11 +419,7 @@ print(f"Adam betas in ganlib: ({cfg.beta1}, {cfg.beta2}); the baseline row uses 
 # draws `y_fake = torch.randint(0, K, ...)`. The class counts of our training set:
 
 # %%
-if cfg.dataset == "digits":
-    x_train, y_train = load_digits(cfg.image_size, "train")
-else:
-    from ganlib.data import registry
-    x_train, y_train = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
+x_train, y_train = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
 counts = y_train.bincount()
 print(cfg.dataset, tuple(x_train.shape), "images per class", counts.tolist(),
       f"(max/min = {int(counts.max()) / int(counts.min()):.2f})")
@@ -468,15 +458,13 @@ def record_singular_values(step, losses, G, D):
 threads = torch.get_num_threads()
 if device.type == "cpu":
     torch.set_num_threads(1)   # nets this small train faster on one thread than on two (see ganlib.runs)
-cpu_started = time.process_time()
 try:
     G, D, G_ema, history = train_biggan(cfg, x_train, y_train, device=device,
                                         checkpoint=ganlib.checkpoint_path("06_sagan_biggan", run.checkpoint),
                                         desc="BigGAN (all tricks)", on_step=record_singular_values)
 finally:
     torch.set_num_threads(threads)
-main_cpu_seconds = time.process_time() - cpu_started
-print(f"{cfg.steps} steps in {main_cpu_seconds:.0f} CPU seconds")
+print(f"{cfg.steps} steps in {history.cpu_seconds:.0f} CPU seconds")
 viz.plot_losses(history)
 plt.show()
 
@@ -792,6 +780,8 @@ plt.show()
 # torchrun --nproc_per_node=8 -m ganlib.distributed --dataset cifar10 --out runs/biggan_c10      # GPUs: NCCL
 # ```
 #
+# - the model is this notebook's for the same profile, `chapter_config(profile)`, defined once in
+#   `ganlib.models.biggan`;
 # - each rank trains on its own shard of the data, `x[rank::world_size]`, with its own noise;
 # - G and D are wrapped in `DistributedDataParallel`: gradients are averaged over the ranks after
 #   every backward, every rank takes the same Adam step, and the weights stay identical;

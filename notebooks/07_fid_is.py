@@ -66,7 +66,7 @@ import ganlib
 import ganlib.classifier
 import ganlib.metrics as metrics
 from ganlib import viz
-from ganlib.data import TensorBatches
+from ganlib.data import TensorBatches, registry
 from ganlib.metrics.disturbances import DISTURBANCES
 from ganlib.train import fit
 
@@ -370,13 +370,8 @@ def logits_of(images):
 # the part of a perfect generator.
 
 # %%
-if cfg.dataset == "digits":
-    real, real_labels = ganlib.data.load_digits(cfg.image_size, "train")
-    held_out, held_out_labels = ganlib.data.load_digits(cfg.image_size, "test")
-else:
-    from ganlib.data import registry
-    real, real_labels = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
-    held_out, held_out_labels = registry.load_labelled(cfg.dataset, train=False, size=cfg.image_size)
+real, real_labels = registry.load_labelled(cfg.dataset, train=True, size=cfg.image_size)
+held_out, held_out_labels = registry.load_labelled(cfg.dataset, train=False, size=cfg.image_size)
 real_feats, held_out_feats = features(real), features(held_out)
 print(f"real {tuple(real.shape)}, held out {tuple(held_out.shape)}, features {tuple(real_feats.shape)}")
 viz.show_grid(held_out[:32], nrow=16, title="held-out real images")

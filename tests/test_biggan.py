@@ -51,7 +51,7 @@ def test_unsupported_resolution_and_bad_labels_and_truncation():
     with pytest.raises(ValueError, match="z_dim 50 must be divisible by 3"):
         BigGANGenerator(ganlib.override(TINY, z_dim=50))
     with pytest.raises(ValueError, match="hinge"):
-        BigGANGenerator(ganlib.override(TINY, loss="wgan"))
+        BigGANGenerator(ganlib.override(TINY, gan_mode="wgan"))
 
 
 def test_one_attention_block_and_switches():
@@ -61,9 +61,9 @@ def test_one_attention_block_and_switches():
     rows = ablation_configs(TINY)
     assert len(rows) == 7 and rows[0][0].startswith("baseline") and all(r[0].startswith("+ ") for r in rows[1:])
     base, full = rows[0][1], rows[-1][1]
-    assert (base.spectral_norm, base.loss, base.attention, base.cbn, base.ema, base.ortho_beta) == (
+    assert (base.spectral_norm, base.gan_mode, base.attention, base.cbn, base.ema, base.ortho_beta) == (
         False,
-        "bce",
+        "vanilla",
         False,
         False,
         False,
@@ -71,7 +71,7 @@ def test_one_attention_block_and_switches():
     )
     assert (
         full.spectral_norm,
-        full.loss,
+        full.gan_mode,
         full.attention,
         full.cbn,
         full.hierarchical_z,

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
+from ganlib import conditional_protocol as protocol
 from ganlib.data.overlap2d import boundary_measures, other_side_fraction, overlapping_classes, true_posterior
-from ganlib.models import conditional_protocol as protocol
 
 
 def test_overlapping_classes_exact():

@@ -7,7 +7,7 @@ import torch
 
 import ganlib
 from ganlib.data import TensorBatches
-from ganlib.train import GANTrainer, Trainer, fit
+from ganlib.train import GANTrainer, Trainer, fit, loss_network
 
 
 def _adam(net):
@@ -163,6 +163,9 @@ def test_step_returns_finite_losses(model):
     assert isinstance(losses, dict) and losses
     assert all(isinstance(v, torch.Tensor) and torch.isfinite(v).all() for v in losses.values()), losses
     assert {"G", "D"} <= set(trainer.optimizers)  # the same names in every chapter
+    nets = {name.lower() for name in trainer.modules}
+    for key in losses:  # one loss-key scheme (ganlib.train.LOSS_KEYS)
+        assert key == key.lower() and loss_network(key) in nets | {None}, (key, sorted(nets))
 
 
 def test_fit_refuses_a_trainer_with_its_objects_given_again(tmp_path):
@@ -202,3 +205,35 @@ def test_resume_with_a_changed_learning_rate_moves_the_schedulers_in_states(tmp_
     assert model.states["lr_G"].base_lrs == [pytest.approx(1e-4)]
     model.step((a[:2], a[:2]))
     assert model.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4 * 0.25)
+
+
+def test_loss_network_reads_the_key_scheme():
+    cases = {"d_loss": "d", "d_x_loss": "d_x", "d2_loss": "d2", "g_gan": "g", "f_gan": "f", "g_gan2": "g"}
+    cases.update({"d_class_real": "d", "kl": None, "z_l1": None, "cycle_x": None, "idt_y": None})
+    assert {key: loss_network(key) for key in cases} == cases
+
+
+def test_a_checkpoint_with_the_schedulers_apart_from_the_states_still_resumes(tmp_path):
+    # Pix2Pix and BicycleGAN checkpoints written before the training contract kept their
+    # schedulers under "schedulers" (G, D), not among the trainer's states (lr_G, lr_D)
+    make, batches = pix2pix()
+    whole, _ = _train(make, batches, 3, tmp_path / "whole.pt")
+    _train(make, batches, 2, tmp_path / "old.pt")
+    saved = torch.load(tmp_path / "old.pt", weights_only=True)
+    saved["schedulers"] = {k[len("lr_") :]: v for k, v in saved.pop("states").items()}
+    torch.save(saved, tmp_path / "old.pt")
+    resumed, history = _train(make, batches, 3, tmp_path / "old.pt")
+    assert history.steps == [1, 2, 3]
+    a, b = _weights(whole), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.optimizers["G"].param_groups[0]["lr"] == whole.optimizers["G"].param_groups[0]["lr"]
+
+
+def test_a_checkpoint_of_another_trainer_is_refused_with_what_it_holds(tmp_path):
+    make, batches = pix2pix()
+    _train(make, batches, 2, tmp_path / "run.pt")
+    saved = torch.load(tmp_path / "run.pt", weights_only=True)
+    del saved["states"]["lr_D"]
+    torch.save(saved, tmp_path / "run.pt")
+    with pytest.raises(ValueError, match=r"holds no states \['lr_D'\]"):
+        _train(make, batches, 3, tmp_path / "run.pt")

@@ -263,14 +263,14 @@ def test_step_losses_equal_an_independent_computation():
     with torch.no_grad():
         fake_y, fake_x = G(x), F(y)
         expect = {
-            "G_gan": ((D_Y(fake_y) - 1) ** 2).mean(),
-            "F_gan": ((D_X(fake_x) - 1) ** 2).mean(),
+            "g_gan": ((D_Y(fake_y) - 1) ** 2).mean(),
+            "f_gan": ((D_X(fake_x) - 1) ** 2).mean(),
             "cycle_x": 10 * (F(fake_y) - x).abs().mean(),
             "cycle_y": 10 * (G(fake_x) - y).abs().mean(),
             "idt_y": 5 * (G(y) - y).abs().mean(),
             "idt_x": 5 * (F(x) - x).abs().mean(),
         }
-        expect["G_total"] = sum(expect.values())
+        expect["g_loss"] = sum(expect.values())
     d_params = [p.detach().clone() for p in D_Y.parameters()]
     losses = model.step((x, y))
     for k, v in expect.items():
@@ -282,26 +282,26 @@ def test_step_losses_equal_an_independent_computation():
         for p, q in zip(D_old.parameters(), d_params):
             p.copy_(q)
         want = 0.5 * (((D_old(y) - 1) ** 2).mean() + (D_old(fake_y) ** 2).mean())
-    assert losses["D_Y"].item() == pytest.approx(want.item(), rel=1e-5)
+    assert losses["d_y_loss"].item() == pytest.approx(want.item(), rel=1e-5)
 
 
 def test_ablation_switches_and_bad_input():
     x, y = torch.randn(2, 3, 16, 16), torch.randn(2, 3, 16, 16)
     losses = _tiny(lambda_x=0.0, lambda_y=0.0, lambda_identity=0.0).step((x, y))
     assert losses["cycle_x"] == losses["cycle_y"] == losses["idt_x"] == losses["idt_y"] == 0
-    assert losses["G_total"].item() == pytest.approx((losses["G_gan"] + losses["F_gan"]).item())
+    assert losses["g_loss"].item() == pytest.approx((losses["g_gan"] + losses["f_gan"]).item())
     losses = _tiny(lambda_y=0.0).step((x, y))  # forward cycle only: x -> G -> F -> x
     assert losses["cycle_x"] > 0 and losses["cycle_y"] == 0
     losses = _tiny(lambda_gan=0.0).step((x, y))  # the paper's "Cycle alone"
-    assert losses["G_gan"] == losses["F_gan"] == 0 and losses["cycle_x"] > 0
-    assert losses["G_total"].item() == pytest.approx(
+    assert losses["g_gan"] == losses["f_gan"] == 0 and losses["cycle_x"] > 0
+    assert losses["g_loss"].item() == pytest.approx(
         sum(losses[k] for k in ("cycle_x", "cycle_y", "idt_x", "idt_y")).item()
     )
     model = _tiny(y_channels=1)
     with pytest.raises(ValueError, match="identity"):
         model.step((x, torch.randn(2, 1, 16, 16)))
     model = _tiny(y_channels=1, lambda_identity=0.0)  # grayscale <-> RGB works without identity
-    assert model.step((x, torch.randn(2, 1, 16, 16)))["D_Y"] > 0
+    assert model.step((x, torch.randn(2, 1, 16, 16)))["d_y_loss"] > 0
 
 
 # --------------------------------------------------------------------------- the data

@@ -96,3 +96,14 @@ def test_ddp_two_cpu_ranks_identical_weights_and_checkpoint_loads_single_process
         out / "checkpoint.pt", modules={"G": G2, "D": D2, "G_ema": E2}, config=checkpoint_config(cfg2)
     )
     assert state["step"] == 6 and len(state["history"]["steps"]) == 6
+
+
+def test_the_ddp_entry_point_trains_the_notebooks_model_per_profile():
+    from ganlib.distributed import _config
+    from ganlib.models.biggan import chapter_config, cifar10_config
+
+    for profile in ("ci", "cpu"):
+        assert _config(profile, "digits") == chapter_config(profile)
+    assert _config("ci", "cifar10") == cifar10_config()
+    gpu_digits = _config("gpu", "digits")  # BigGAN's CIFAR recipe on the 32x32 digits
+    assert (gpu_digits.dataset, gpu_digits.image_channels, gpu_digits.image_size) == ("digits", 1, 32)

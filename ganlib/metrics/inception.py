@@ -31,14 +31,14 @@ torch-fidelity's ``logits_unbiased``.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .. import utils
 
 __all__ = [
     "FIDInceptionV3",
@@ -290,19 +290,6 @@ def preprocess_for_inception(images: torch.Tensor, size: int = INPUT_SIZE) -> to
     return 2 * x01 - 1
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _default_cache_dir() -> Path:
-    env = os.environ.get("GANLIB_CACHE", "").strip()
-    return Path(env) if env else Path.home() / ".cache" / "ganlib"
-
-
 def load_fid_inception(
     path: Optional[Union[str, Path]] = None,
     cache_dir: Optional[Union[str, Path]] = None,
@@ -318,8 +305,7 @@ def load_fid_inception(
     of the file before loading. Loaded with ``weights_only=True`` and ``strict=True``.
     """
     if path is None:
-        path = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-        path = path / FID_WEIGHTS_FILENAME
+        path = utils.cache_dir(cache_dir) / FID_WEIGHTS_FILENAME
         if verify is None:
             verify = True
         if not path.is_file():
@@ -336,7 +322,9 @@ def load_fid_inception(
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}")
     if verify:
-        digest = _sha256(path)
+        from ..data.download import sha256_file  # the book's one checksum helper
+
+        digest = sha256_file(path)
         if digest != FID_WEIGHTS_SHA256:
             raise ValueError(
                 f"{path} has sha256 {digest}, not the published {FID_WEIGHTS_SHA256}: the file is "

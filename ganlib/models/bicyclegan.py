@@ -36,6 +36,7 @@ from torch import nn
 
 from .. import losses
 from ..train import set_requires_grad
+from ..utils import eval_mode
 from .blocks.layers import init_weights
 from .blocks.patchgan import PatchDiscriminator
 from .blocks.resnet_encoder import ResidualDownBlock, ResNetEncoder
@@ -447,12 +448,10 @@ def sample_outputs(
     Runs G in eval mode (instance norm without running statistics is the same in both modes),
     then restores its mode.
     """
-    was_training = G.training
-    G.eval()
     n = a.shape[0]
     z = torch.randn(n * n_samples, G.nz, generator=generator).to(a.device)
-    out = G(a.repeat_interleave(n_samples, 0), z)
-    G.train(was_training)
+    with eval_mode(G):
+        out = G(a.repeat_interleave(n_samples, 0), z)
     return out.view(n, n_samples, *out.shape[1:])
 
 
@@ -478,10 +477,8 @@ def latent_statistics(E: nn.Module, b: torch.Tensor) -> Dict[str, float]:
     and dimensions, 0 under the prior), ``mu_var`` (the variance over images, averaged over
     dimensions) and ``sigma`` (the encoder's mean :math:`\sigma`). With the KL term the codes
     stay near the prior; without it nothing keeps them there."""
-    was_training = E.training
-    E.eval()
-    mu, logvar = E(b)
-    E.train(was_training)
+    with eval_mode(E):
+        mu, logvar = E(b)
     return {
         "mu_mean": float(mu.mean()),
         "mu_var": float(mu.var(0).mean()),
@@ -493,12 +490,9 @@ def latent_statistics(E: nn.Module, b: torch.Tensor) -> Dict[str, float]:
 def latent_recovery(G: nn.Module, E: nn.Module, a: torch.Tensor, generator: Optional[torch.Generator] = None) -> float:
     r""":math:`\lVert \mu(E(G(a, z))) - z \rVert_1` (mean absolute error) for random
     :math:`z \sim \mathcal N(0, I)`: how well E reads the code back from the output."""
-    was = G.training, E.training
-    G.eval(), E.eval()
     z = torch.randn(a.shape[0], G.nz, generator=generator).to(a.device)
-    err = float((E(G(a, z))[0] - z).abs().mean())
-    G.train(was[0]), E.train(was[1])
-    return err
+    with eval_mode(G, E):
+        return float((E(G(a, z))[0] - z).abs().mean())
 
 
 @torch.no_grad()
@@ -525,18 +519,15 @@ def evaluate_shapes(
     if model.E is None:
         row.update(recon_l1=nan, guided=nan, z_l1=nan, mu_mean=nan, mu_var=nan, sigma=nan)
         return row
-    was = model.G.training
-    model.G.eval()
-    recon = model.G(a, model.encode(b))
-    model.G.train(was)
+    with eval_mode(model.G):
+        recon = model.G(a, model.encode(b))
     row["recon_l1"] = float((recon - b).abs().mean())
     # example-guided synthesis: each outline with the code of the next outline's target
     from ..data.multimodal_shapes import fill_mode
 
     ref = torch.roll(torch.arange(len(a)), -1)
-    model.G.eval()
-    guided = model.G(a, model.encode(b[ref]))
-    model.G.train(was)
+    with eval_mode(model.G):
+        guided = model.G(a, model.encode(b[ref]))
     row["guided"] = float(
         (fill_mode(a.cpu(), guided.cpu(), k) == fill_mode(a[ref].cpu(), b[ref].cpu(), k)).float().mean()
     )

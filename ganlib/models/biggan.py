@@ -5,7 +5,8 @@ architecture); :class:`BigGANConfig` turns the tricks on one at a time:
 
 ==========================  ==========================================================
 ``spectral_norm``           spectral normalisation of every weight in G and D (SAGAN)
-``loss``                    ``"bce"`` (non-saturating) or ``"hinge"`` (SAGAN, BigGAN)
+``gan_mode``                ``"vanilla"`` (BCE, non-saturating G) or ``"hinge"`` (SAGAN, BigGAN), as in
+                            :func:`ganlib.losses.gan_losses`
 ``lr_g, lr_d, betas``       TTUR: G 1e-4, D 4e-4 (SAGAN); Adam betas (0, 0.999): BigGAN's and the
                             official SAGAN code's (the SAGAN paper writes beta2 = 0.9)
 ``attention``               one :class:`~ganlib.nn.SelfAttention` block in G and in D, at ``attn_res``
@@ -52,6 +53,8 @@ from ..nn import (
     standing_statistics,
 )
 from ..nn.truncation import truncated_noise
+from ..train import set_requires_grad
+from ..utils import batched, eval_mode
 from .blocks.labels import check_labels
 from .blocks.projection import ProjectionHead
 
@@ -70,6 +73,7 @@ __all__ = [
     "TRICKS",
     "ablation_configs",
     "cifar10_config",
+    "chapter_config",
     "checkpoint_config",
     "train_biggan",
     "ema_with_standing_statistics",
@@ -97,7 +101,7 @@ class BigGANConfig:
     shared_dim: int = 32  # shared class embedding (BigGAN: 128)
     # --- the tricks
     spectral_norm: bool = True
-    loss: str = "hinge"
+    gan_mode: str = "hinge"
     lr_g: float = 1e-4
     lr_d: float = 4e-4
     beta1: float = 0.0
@@ -136,7 +140,7 @@ def cifar10_config(**changes) -> BigGANConfig:
         g_width=256,
         d_width=256,
         shared_dim=128,
-        loss="hinge",
+        gan_mode="hinge",
         lr_g=2e-4,
         lr_d=2e-4,
         beta1=0.0,
@@ -153,6 +157,46 @@ def cifar10_config(**changes) -> BigGANConfig:
     return dataclasses.replace(cfg, **changes)
 
 
+def chapter_config(profile: Optional[str] = None) -> BigGANConfig:
+    """Chapter 6's model on each profile: what the notebook trains and what the DDP entry point
+    (``torchrun -m ganlib.distributed``) trains with the same ``--profile``.
+
+    ``ci``: narrow and short (40 steps); ``cpu``: width 16 on the 16x16 digits for 300 steps, with
+    learning rates 3e-4 (G) and 9e-4 (D), since SAGAN's 1e-4 and 4e-4 learn too slowly for a run
+    this short; ``gpu``: BigGAN's CIFAR-10 recipe (:func:`cifar10_config`).
+    """
+    from ..profiles import choose
+
+    return choose(
+        profile,
+        ci=BigGANConfig(
+            steps=40,
+            g_width=8,
+            d_width=8,
+            z_dim=48,
+            shared_dim=8,
+            batch_size=8,
+            d_steps=1,
+            lr_g=3e-4,
+            lr_d=9e-4,
+            ema_decay=0.9,
+        ),
+        cpu=BigGANConfig(
+            steps=300,
+            g_width=16,
+            d_width=16,
+            z_dim=48,
+            shared_dim=16,
+            batch_size=16,
+            d_steps=1,
+            lr_g=3e-4,
+            lr_d=9e-4,
+            ema_decay=0.98,
+        ),
+        gpu=cifar10_config(),
+    )
+
+
 #: The chapter's ablation: each row turns one more trick on (the fields it changes). The
 #: learning rates come from the base config: the baseline uses its ``lr_g`` for both nets with
 #: DCGAN's beta1 = 0.5; the TTUR row restores the base's faster ``lr_d`` (SAGAN: 1e-4 and 4e-4).
@@ -161,7 +205,7 @@ TRICKS: Tuple[Tuple[str, Dict[str, object]], ...] = (
         "baseline: cond. ResNet GAN, BCE, Adam(lr, lr, b1=0.5)",
         dict(
             spectral_norm=False,
-            loss="bce",
+            gan_mode="vanilla",
             lr_d="=lr_g",
             beta1=0.5,
             attention=False,
@@ -172,7 +216,7 @@ TRICKS: Tuple[Tuple[str, Dict[str, object]], ...] = (
         ),
     ),
     ("+ spectral norm (G and D)", dict(spectral_norm=True)),
-    ("+ hinge loss, TTUR (lr_d > lr_g, b1=0)", dict(loss="hinge", lr_d="=lr_d", beta1=0.0)),
+    ("+ hinge loss, TTUR (lr_d > lr_g, b1=0)", dict(gan_mode="hinge", lr_d="=lr_d", beta1=0.0)),
     ("+ one self-attention block", dict(attention=True)),
     ("+ CBN, shared embedding, hier. z", dict(cbn=True, hierarchical_z=True)),
     ("+ EMA of G (sample with it)", dict(ema=True)),
@@ -210,8 +254,7 @@ def _check_config(cfg: BigGANConfig) -> None:
             f"image_size {cfg.image_size} is not supported: this architecture starts at 4x4 and "
             f"doubles per block, use one of {SUPPORTED_SIZES} (resize the data, e.g. digits at 16 or 32)"
         )
-    if cfg.loss not in ("bce", "hinge"):
-        raise ValueError(f"loss must be 'bce' or 'hinge', got {cfg.loss!r}")
+    losses.gan_losses(cfg.gan_mode)  # raises on an unknown mode, naming the three
     if cfg.attention and cfg.attn_res not in [2**k for k in range(3, int(math.log2(cfg.image_size)) + 1)]:
         raise ValueError(
             f"attn_res {cfg.attn_res} must be a feature-map size between 8 and image_size "
@@ -410,12 +453,6 @@ def make_optimizers(cfg: BigGANConfig, G: nn.Module, D: nn.Module):
     )
 
 
-def _losses(cfg: BigGANConfig):
-    if cfg.loss == "hinge":
-        return losses.d_loss_hinge, losses.g_loss_hinge
-    return losses.d_loss_bce, losses.g_loss_nonsaturating
-
-
 def make_train_step(
     cfg: BigGANConfig,
     G: nn.Module,
@@ -434,7 +471,7 @@ def make_train_step(
     ``G_module``/``D_module``: D's G-step forward goes through the plain D (D is not updated
     there, so nothing needs to be synchronised).
     """
-    d_loss_fn, g_loss_fn = _losses(cfg)
+    d_loss_fn, g_loss_fn = losses.gan_losses(cfg.gan_mode)
     G_module = G_module if G_module is not None else G
     D_module = D_module if D_module is not None else D
     n, k = cfg.batch_size, cfg.num_classes
@@ -446,8 +483,7 @@ def make_train_step(
                 f"the step needs batches of d_steps * batch_size = {cfg.d_steps * n} images, "
                 f"got {len(x_all)}: use TensorBatches(..., batch_size=cfg.d_steps * cfg.batch_size)"
             )
-        for p in D_module.parameters():
-            p.requires_grad_(True)
+        set_requires_grad([D_module], True)
         for x, y in zip(x_all.split(n), y_all.split(n)):
             z = torch.randn(n, cfg.z_dim, device=x.device)
             y_fake = torch.randint(0, k, (n,), device=x.device)
@@ -459,8 +495,7 @@ def make_train_step(
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        for p in D_module.parameters():  # G step: no gradients for D's weights
-            p.requires_grad_(False)
+        set_requires_grad([D_module], False)  # G step: no gradients for D's weights
         z = torch.randn(n, cfg.z_dim, device=x_all.device)
         y_fake = torch.randint(0, k, (n,), device=x_all.device)
         g_loss = g_loss_fn(D_module(G(z, y_fake), y_fake))
@@ -468,8 +503,7 @@ def make_train_step(
         opt_g.zero_grad(set_to_none=True)
         total.backward()
         opt_g.step()
-        for p in D_module.parameters():
-            p.requires_grad_(True)
+        set_requires_grad([D_module], True)
         if G_ema is not None:
             G_ema.update(G_module)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
@@ -527,16 +561,8 @@ def sample(
     check_labels(labels, net.cfg.num_classes, None, "sample")
     device = next(net.parameters()).device
     z = truncated_noise(len(labels), net.cfg.z_dim, truncation, generator=generator)
-    was_training = net.training
-    net.eval()
-    out = torch.cat(
-        [
-            net(z[i : i + batch_size].to(device), labels[i : i + batch_size].to(device)).cpu()
-            for i in range(0, len(labels), batch_size)
-        ]
-    )
-    net.train(was_training)
-    return out
+    with eval_mode(net):
+        return batched(net, z, labels, batch_size=batch_size, device=device)
 
 
 # --------------------------------------------------------------------------- experiments

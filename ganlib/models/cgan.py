@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import d_loss_bce, g_loss_nonsaturating
+from ..utils import batched, eval_mode
 from .blocks.bodies import conv_body, mlp_body, num_upsamplings
 from .blocks.labels import check_images, check_labels, check_step_inputs, generate_with_labels, sample_labels
 from .blocks.projection import ProjectionHead
@@ -323,11 +324,5 @@ def generate_per_class(
     device = device or next(G.parameters()).device
     labels = torch.arange(G.num_classes).repeat_interleave(n_per_class)
     z = torch.randn(len(labels), G.z_dim, generator=torch.Generator().manual_seed(seed))
-    was_training = G.training
-    G.eval()
-    out = [
-        G(z[i : i + batch_size].to(device), labels[i : i + batch_size].to(device)).cpu()
-        for i in range(0, len(labels), batch_size)
-    ]
-    G.train(was_training)
-    return torch.cat(out), labels
+    with eval_mode(G):
+        return batched(G, z, labels, batch_size=batch_size, device=device), labels

@@ -33,8 +33,9 @@ from typing import Any, Dict, Mapping, Tuple, Union
 import torch
 from torch import nn
 
-from ..losses import d_loss_lsgan, g_loss_lsgan
+from ..losses import gan_losses
 from ..train import set_requires_grad
+from ..utils import batched, eval_mode
 from .blocks.checkpoints import read_state_dict
 from .blocks.layers import init_weights, norm_layer
 from .blocks.patchgan import PatchDiscriminator
@@ -348,6 +349,7 @@ def cyclegan_step(
     lambda_y: float = 10.0,
     lambda_identity: float = 0.5,
     lambda_gan: float = 1.0,
+    gan_mode: str = "lsgan",
 ) -> Dict[str, torch.Tensor]:
     r"""One CycleGAN iteration in the official order (``optimize_parameters``).
 
@@ -366,9 +368,12 @@ def cyclegan_step(
     ``lambda_x`` weighs the forward cycle x -> G -> F -> x and ``lambda_y`` the backward cycle
     (the paper's λ = 10 for both; 0 switches a cycle off, as in the paper's ablation);
     ``lambda_gan=0`` drops both GAN terms from G and F's loss (the paper's "Cycle alone" row;
-    the D's still train, G and F no longer listen to them). Returns the
-    (weighted) losses; ``G_total`` is the loss G and F descend.
+    the D's still train, G and F no longer listen to them). ``gan_mode`` picks the GAN objective
+    (:func:`ganlib.losses.gan_losses`; the paper's and the official default: ``"lsgan"``). Returns the
+    (weighted) losses: ``g_gan`` and ``f_gan`` (the GAN terms of G and F), ``cycle_x``, ``cycle_y``,
+    ``idt_x``, ``idt_y``, ``g_loss`` (their sum, what G and F descend) and ``d_y_loss``, ``d_x_loss``.
     """
+    d_loss_fn, g_loss_fn = gan_losses(gan_mode)
     if real_x.dim() != 4 or real_y.dim() != 4:
         raise ValueError(f"real_x and real_y must be (N, C, H, W); got {tuple(real_x.shape)} and {tuple(real_y.shape)}")
     if lambda_identity > 0 and real_x.shape[1] != real_y.shape[1]:
@@ -384,8 +389,8 @@ def cyclegan_step(
     # 2. G and F descend their loss against the current, frozen, discriminators
     set_requires_grad([D_X, D_Y], False)
     opt_G.zero_grad(set_to_none=True)
-    gan_G = lambda_gan * g_loss_lsgan(D_Y(fake_y)) if lambda_gan else zero
-    gan_F = lambda_gan * g_loss_lsgan(D_X(fake_x)) if lambda_gan else zero
+    gan_G = lambda_gan * g_loss_fn(D_Y(fake_y)) if lambda_gan else zero
+    gan_F = lambda_gan * g_loss_fn(D_X(fake_x)) if lambda_gan else zero
     cyc_x = lambda_x * cycle_loss(F(fake_y), real_x) if lambda_x else zero
     cyc_y = lambda_y * cycle_loss(G(fake_x), real_y) if lambda_y else zero
     idt_y = lambda_y * lambda_identity * identity_loss(G(real_y), real_y) if lambda_identity * lambda_y else zero
@@ -396,20 +401,20 @@ def cyclegan_step(
     # 3. the discriminators, on real images and on fakes from the pools
     set_requires_grad([D_X, D_Y], True)
     opt_D.zero_grad(set_to_none=True)
-    loss_D_Y = 0.5 * d_loss_lsgan(D_Y(real_y), D_Y(pool_y.query(fake_y)))
-    loss_D_X = 0.5 * d_loss_lsgan(D_X(real_x), D_X(pool_x.query(fake_x)))
+    loss_D_Y = 0.5 * d_loss_fn(D_Y(real_y), D_Y(pool_y.query(fake_y)))
+    loss_D_X = 0.5 * d_loss_fn(D_X(real_x), D_X(pool_x.query(fake_x)))
     (loss_D_Y + loss_D_X).backward()
     opt_D.step()
     return {
-        "G_gan": gan_G.detach(),
-        "F_gan": gan_F.detach(),
+        "g_gan": gan_G.detach(),
+        "f_gan": gan_F.detach(),
         "cycle_x": cyc_x.detach(),
         "cycle_y": cyc_y.detach(),
         "idt_x": idt_x.detach(),
         "idt_y": idt_y.detach(),
-        "G_total": loss_G.detach(),
-        "D_Y": loss_D_Y.detach(),
-        "D_X": loss_D_X.detach(),
+        "g_loss": loss_G.detach(),
+        "d_y_loss": loss_D_Y.detach(),
+        "d_x_loss": loss_D_X.detach(),
     }
 
 
@@ -432,6 +437,7 @@ class CycleGANConfig:
     lambda_y: float = 10.0
     lambda_identity: float = 0.5
     lambda_gan: float = 1.0  # weight of the GAN terms in G and F's loss (0: the paper's "Cycle alone")
+    gan_mode: str = "lsgan"  # the GAN objective (ganlib.losses.gan_losses); the paper's: least squares
     pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5
@@ -494,6 +500,7 @@ class CycleGAN:
             lambda_y=c.lambda_y,
             lambda_identity=c.lambda_identity,
             lambda_gan=c.lambda_gan,
+            gan_mode=c.gan_mode,
         )
         for scheduler in self.schedulers.values():
             scheduler.step()
@@ -520,12 +527,8 @@ class CycleGAN:
         if direction not in ("XtoY", "YtoX"):
             raise ValueError(f"direction must be 'XtoY' or 'YtoX', got {direction!r}")
         net = self.G if direction == "XtoY" else self.F
-        was = net.training
-        net.eval()
-        device = next(net.parameters()).device
-        out = torch.cat([net(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
-        net.train(was)
-        return out
+        with eval_mode(net):
+            return batched(net, images, batch_size=batch_size, device=next(net.parameters()).device)
 
 
 # --------------------------------------------------------------------------- measures
@@ -553,14 +556,9 @@ class DomainClassifier(nn.Module):
     @torch.no_grad()
     def fraction_y(self, images: torch.Tensor, batch_size: int = 512) -> float:
         """Fraction of ``images`` classified as domain Y."""
-        was = self.training
-        self.eval()
-        device = next(self.parameters()).device
-        hits = sum(
-            int((self(images[i : i + batch_size].to(device)) > 0).sum()) for i in range(0, len(images), batch_size)
-        )
-        self.train(was)
-        return hits / len(images)
+        with eval_mode(self):
+            logits = batched(self, images, batch_size=batch_size, device=next(self.parameters()).device)
+        return int((logits > 0).sum()) / len(images)
 
 
 def train_domain_classifier(

@@ -86,9 +86,7 @@ def train_segmenter(
             opt.step()
     finally:
         torch.random.set_rng_state(state)
-    for p in seg.parameters():
-        p.requires_grad_(False)
-    return seg.eval()
+    return seg.eval().requires_grad_(False)
 
 
 def _soften(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

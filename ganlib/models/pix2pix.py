@@ -31,6 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import gan_losses
+from ..train import set_requires_grad
+from ..utils import batched, eval_mode
 from .blocks.layers import init_weights, norm_layer
 from .blocks.patchgan import PatchDiscriminator, min_input_size, receptive_field
 from .blocks.schedules import linear_decay
@@ -210,14 +212,12 @@ def pix2pix_step(
     out = {}
     if use_gan:
         pair = (lambda y: torch.cat([a, y], 1)) if conditional else (lambda y: y)
-        for p in D.parameters():
-            p.requires_grad_(True)
+        set_requires_grad([D], True)
         d_loss = 0.5 * d_loss_fn(D(pair(b)), D(pair(fake.detach())))
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        for p in D.parameters():  # no gradients into D during G's update
-            p.requires_grad_(False)
+        set_requires_grad([D], False)  # no gradients into D during G's update
         g_gan = g_loss_fn(D(pair(fake)))
         out["d_loss"] = d_loss.detach()
         out["g_gan"] = g_gan.detach()
@@ -229,8 +229,7 @@ def pix2pix_step(
     g_loss.backward()
     opt_g.step()
     if use_gan:
-        for p in D.parameters():
-            p.requires_grad_(True)
+        set_requires_grad([D], True)
     out["g_l1"] = l1.detach()
     return out
 
@@ -304,18 +303,12 @@ def evaluate_paired_translation(
     ``batch_size`` is ignored). Train mode would also update the running statistics, so this
     runs on a copy of ``G``. Otherwise ``G.eval()``. ``G`` itself is left as it was.
     """
-    was_training = G.training
-    if official_test_mode:
-        G, batch_size = copy.deepcopy(G).train(), 1
-    else:
-        G.eval()
     device = next(iter([*G.parameters(), *G.buffers()]), torch.zeros(())).device
-    outs = []
-    for i in range(0, len(A), batch_size):
-        outs.append(G(A[i : i + batch_size].to(device)).cpu())
-    if not official_test_mode:
-        G.train(was_training)
-    fake = torch.cat(outs)
+    if official_test_mode:
+        fake = batched(copy.deepcopy(G).train(), A, batch_size=1, device=device)
+    else:
+        with eval_mode(G):
+            fake = batched(G, A, batch_size=batch_size, device=device)
     mse = ((fake - B) ** 2).mean().item()
     return {
         "l1": (fake - B).abs().mean().item(),
@@ -478,12 +471,8 @@ def measure_pix2pix(G: nn.Module, exp: Pix2PixExperiment) -> Dict[str, float]:
         from .facade_segmenter import label_consistency, train_segmenter
 
         segmenter = train_segmenter(exp.image_size, steps=exp.segmenter_steps)
-        was_training = G.training
-        G.eval()
-        with torch.no_grad():
-            device = next(G.parameters()).device
-            fake = torch.cat([G(a_test[i : i + 64].to(device)).cpu() for i in range(0, len(a_test), 64)])
-        G.train(was_training)
+        with eval_mode(G):
+            fake = batched(G, a_test, batch_size=64, device=next(G.parameters()).device)
         out.update(label_consistency(segmenter, fake, a_test))
     else:
         out.update(label_acc=math.nan, label_iou=math.nan)

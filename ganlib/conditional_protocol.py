@@ -52,7 +52,7 @@ def build(
     config: ConditionalRunConfig, num_classes: int, image_size: int, channels: int
 ) -> Tuple[nn.Module, nn.Module]:
     """``(G, D)`` for ``config``; G is the same for every ``discriminator``."""
-    from . import acgan, cgan
+    from .models import acgan, cgan
 
     if config.discriminator not in DISCRIMINATORS:
         raise ValueError(f"discriminator must be one of {DISCRIMINATORS}, got {config.discriminator!r}")
@@ -86,11 +86,11 @@ def build(
 def load_data(config: ConditionalRunConfig, seed: int = 0):
     """``(images, labels)`` to train on: the digits' train split, or the overlapping toy (drawn with ``seed``)."""
     if config.data == "digits":
-        from ..data.digits import load_digits
+        from .data.digits import load_digits
 
         return load_digits(config.image_size, "train")
     if config.data == "overlap2d":
-        from ..data.overlap2d import overlapping_classes
+        from .data.overlap2d import overlapping_classes
 
         return overlapping_classes(20000, seed=seed)
     raise ValueError(f"data must be 'digits' or 'overlap2d', got {config.data!r}")
@@ -98,10 +98,10 @@ def load_data(config: ConditionalRunConfig, seed: int = 0):
 
 def train_conditional(config: ConditionalRunConfig, seed: int) -> nn.Module:
     """Train G and D from ``seed`` (weights, data order, noise); return G."""
-    from ..data import TensorBatches
-    from ..train import GANTrainer, fit
-    from ..utils import seed_everything
-    from . import acgan, cgan
+    from .data import TensorBatches
+    from .models import acgan, cgan
+    from .train import GANTrainer, fit
+    from .utils import seed_everything
 
     images, labels = load_data(config, seed)
     seed_everything(seed)
@@ -153,8 +153,8 @@ def measure_images(images: torch.Tensor, labels: torch.Tensor, image_size: int =
     - ``nearest_train``: mean pixel distance from each image to its nearest training image
       (a generator that copies its training set scores about 0).
     """
-    from ..classifier import conditional_accuracy, intra_class_diversity, pretrained_classifier
-    from ..data.digits import load_digits
+    from .classifier import conditional_accuracy, intra_class_diversity, pretrained_classifier
+    from .data.digits import load_digits
 
     judge = pretrained_classifier("digits", image_size=image_size)
     train_x, train_y = load_digits(image_size, "train")
@@ -175,14 +175,14 @@ def measure_images(images: torch.Tensor, labels: torch.Tensor, image_size: int =
 
 def measure_real_digits(image_size: int = 16) -> Dict[str, float]:
     """:func:`measure_images` on the held-out real test images: the reference row."""
-    from ..data.digits import load_digits
+    from .data.digits import load_digits
 
     return measure_images(*load_digits(image_size, "test"), image_size=image_size)
 
 
 def measure_digits(G: nn.Module, config: ConditionalRunConfig, seed: int = 0) -> Dict[str, float]:
     """:func:`measure_images` on ``config.n_eval`` samples per class of ``G`` (noise drawn with ``seed``)."""
-    from .cgan import generate_per_class
+    from .models.cgan import generate_per_class
 
     return measure_images(*generate_per_class(G, config.n_eval, seed=seed), image_size=config.image_size)
 
@@ -190,8 +190,8 @@ def measure_digits(G: nn.Module, config: ConditionalRunConfig, seed: int = 0) ->
 @torch.no_grad()
 def measure_overlap(G: nn.Module, config: ConditionalRunConfig, seed: int = 0) -> Dict[str, float]:
     """:func:`ganlib.data.overlap2d.boundary_measures` on ``config.n_eval`` samples per class."""
-    from ..data.overlap2d import boundary_measures
-    from .cgan import generate_per_class
+    from .data.overlap2d import boundary_measures
+    from .models.cgan import generate_per_class
 
     return boundary_measures(*generate_per_class(G, config.n_eval, seed=seed))
 
