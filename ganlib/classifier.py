@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import utils
-from .utils import batched, eval_mode
+from .utils import batched, eval_mode, torch_threads
 
 __all__ = [
     "DigitClassifier",
@@ -237,12 +237,6 @@ def intra_class_diversity(classifier: nn.Module, images: torch.Tensor, labels: t
     return float(torch.stack(per_class).mean())
 
 
-def _load_split(dataset: str, image_size: int, train: bool):
-    from .data import registry  # the bundled digits, or a real data set (downloaded on first use)
-
-    return registry.load_labelled(dataset, train=train, size=image_size)
-
-
 def pretrained_classifier(
     dataset: str = "digits",
     image_size: int = 16,
@@ -261,13 +255,13 @@ def pretrained_classifier(
     """
     if image_size not in SUPPORTED_SIZES:
         raise ValueError(f"pretrained_classifier supports image sizes {SUPPORTED_SIZES}, got {image_size}")
+    from .data import registry  # the bundled digits, or a real data set (downloaded on first use)
     from .train import atomic_save
-    from .utils import torch_threads
 
     if steps is None:
         steps = 600 if dataset == "digits" else 3000
     path = utils.cache_dir(cache_dir) / f"classifier_{dataset}_{image_size}px_{steps}steps_{CLASSIFIER_VERSION}.pt"
-    x_test, y_test = _load_split(dataset, image_size, train=False)
+    x_test, y_test = registry.load_labelled(dataset, train=False, size=image_size)
     num_classes = 10
     model = None
     if path.is_file():
@@ -281,7 +275,7 @@ def pretrained_classifier(
                 print(f"ignoring the cached classifier {path} ({err}); training a new one")
             model = None
     if model is None:
-        x, y = _load_split(dataset, image_size, train=True)
+        x, y = registry.load_labelled(dataset, train=True, size=image_size)
         # the digits judge trains on one CPU thread whoever asks first (a test at 1 thread, a
         # notebook at 2): float sums split over threads round differently, and every measured
         # number of the book goes through this judge

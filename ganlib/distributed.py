@@ -184,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         changes = {
             k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed).items() if v is not None
         }
-        cfg = override(cfg, dataset=args.dataset, **changes)
+        cfg = override(cfg, **changes)
         from .data import registry  # the bundled digits, or a real data set (downloaded on first use)
 
         x, y = registry.load_labelled(args.dataset, train=True, size=cfg.image_size, root=args.data_root)

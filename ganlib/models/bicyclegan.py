@@ -519,15 +519,13 @@ def evaluate_shapes(
     if model.E is None:
         row.update(recon_l1=nan, guided=nan, z_l1=nan, mu_mean=nan, mu_var=nan, sigma=nan)
         return row
-    with eval_mode(model.G):
-        recon = model.G(a, model.encode(b))
-    row["recon_l1"] = float((recon - b).abs().mean())
-    # example-guided synthesis: each outline with the code of the next outline's target
     from ..data.multimodal_shapes import fill_mode
 
-    ref = torch.roll(torch.arange(len(a)), -1)
+    ref = torch.roll(torch.arange(len(a)), -1)  # example-guided: the code of the next outline's target
     with eval_mode(model.G):
+        recon = model.G(a, model.encode(b))
         guided = model.G(a, model.encode(b[ref]))
+    row["recon_l1"] = float((recon - b).abs().mean())
     row["guided"] = float(
         (fill_mode(a.cpu(), guided.cpu(), k) == fill_mode(a[ref].cpu(), b[ref].cpu(), k)).float().mean()
     )
